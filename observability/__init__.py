@@ -1,0 +1,1 @@
+"""Observability of the lab: tracing, metrics and the durable trace archive."""

@@ -36,3 +36,20 @@ help: ## Show this help
 ##@ Results
 
 ##@ Dev
+
+PYTEST_ARGS ?=
+
+.PHONY: bootstrap
+bootstrap: ## Install missing Debian packages and the .venv (idempotent; needs root the first time)
+	VENV=$(abspath $(VENV)) bash scripts/bootstrap.sh
+
+.PHONY: test
+test: bootstrap ## THE test command: pytest on its own PostgreSQL, PgBouncer, Redis (PYTEST_ARGS='-k inventory')
+	@rc=0; $(VENV_PY) -m tests.harness -- $(VENV)/bin/pytest $(PYTEST_ARGS) || rc=$$?; \
+	if [ "$$rc" -eq 5 ]; then echo "make test: pytest collected no tests (exit 5): check PYTEST_ARGS" >&2; fi; \
+	exit "$$rc"
+
+.PHONY: lint
+lint: ## ruff check and ruff format --check over the repository
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .

@@ -1,0 +1,1 @@
+"""The test harness: real PostgreSQL, PgBouncer, Redis and Prometheus for the test suite."""

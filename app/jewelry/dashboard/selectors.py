@@ -15,6 +15,7 @@ from jewelry.core import faults
 from jewelry.core.tenancy import active_tenant_id
 from jewelry.customers.models import Customer
 from jewelry.inventory.models import Item
+from jewelry.observability.metrics import record_cache
 from jewelry.sales.models import Sale
 
 
@@ -50,6 +51,7 @@ def dashboard_stats() -> dict[str, Any]:
         return _compute_stats()
     key = f"tenant:{active_tenant_id()}:dashboard:stats"
     stats = cache.get(key)
+    record_cache("dashboard", hit=stats is not None)
     if stats is None:
         stats = _compute_stats()
         cache.set(key, stats, settings.DASHBOARD_CACHE_SECONDS)

@@ -15,6 +15,26 @@ from tests.harness.processes import free_port as pick_free_port
 from tests.harness.services import PrometheusServer, start_prometheus
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # Fail once, up front, with the fix, instead of a connection error in every test.
+    if config.option.help or config.option.version:
+        return
+    try:
+        ServiceFacts.from_env()
+    except HarnessEnvMissing as error:
+        raise pytest.UsageError(str(error)) from None
+
+
+@pytest.fixture(scope="session")
+def django_db_keepdb() -> bool:
+    """Never drop Django's test database at the end of the session.
+
+    The harness throws the whole cluster away afterwards, and the DROP DATABASE
+    would fail anyway: PgBouncer still holds a server connection to it.
+    """
+    return True
+
+
 @pytest.fixture(scope="session")
 def services() -> ServiceFacts:
     """Where the harness's PostgreSQL (via PgBouncer and direct), Redis and temp folder are."""

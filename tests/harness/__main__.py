@@ -98,11 +98,12 @@ def main(argv: list[str]) -> int:
         # Stopping must not be cut short by a second Ctrl-C.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stopping_at = time.monotonic()
         for service in reversed(services):
             service.stop()
         shutil.rmtree(run_dir, ignore_errors=True)
         registry.remove(record)
-        log("services stopped")
+        log(f"services stopped in {time.monotonic() - stopping_at:.1f}s")
 
 
 def _started(
@@ -145,7 +146,7 @@ def _run_command(command: list[str], env: dict[str, str]) -> int:
 def _terminal_sent_it_to_the_group() -> bool:
     try:
         return os.tcgetpgrp(sys.stdin.fileno()) == os.getpgrp()
-    except OSError:
+    except (OSError, ValueError, AttributeError):  # no terminal (CI: stdin is not a tty)
         return False
 
 

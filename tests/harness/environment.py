@@ -48,9 +48,14 @@ class ServiceFacts:
     def from_env(cls, env: Mapping[str, str] = os.environ) -> ServiceFacts:
         missing = [name for name in _REQUIRED if not env.get(name)]
         if missing:
+            unset = (
+                "harness variables unset"
+                if len(missing) == len(_REQUIRED)
+                else (f"{', '.join(missing)} unset")
+            )
             raise HarnessEnvMissing(
-                f"test services are not running (no {', '.join(missing)}): "
-                "run tests with `make test` (or `python -m tests.harness -- pytest ...`)"
+                f"the test services are not running ({unset}): run tests with `make test` "
+                "(or `.venv/bin/python -m tests.harness -- .venv/bin/pytest ...`)"
             )
         return cls(
             database_host=env["DATABASE_HOST"],

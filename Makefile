@@ -53,3 +53,7 @@ test: bootstrap ## THE test command: pytest on its own PostgreSQL, PgBouncer, Re
 lint: ## ruff check and ruff format --check over the repository
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+.PHONY: bench-archive
+bench-archive: ## Trace archive: sustained spans/s and peak RSS (BENCH_ARGS='--rate 10000 --seconds 20')
+	$(VENV_PY) bench/bench_trace_archive.py $(BENCH_ARGS)

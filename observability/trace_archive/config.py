@@ -11,8 +11,8 @@ DEFAULT_PORT = 4318
 DEFAULT_FLUSH_SECONDS = 1.0
 # Sized from bench/bench_trace_archive.py: several seconds of a load run's span rate,
 # at roughly 1 KiB per queued span.
-DEFAULT_MAX_QUEUE = 200_000
-DEFAULT_BATCH_ROWS = 50_000
+DEFAULT_MAX_QUEUE = 50_000
+DEFAULT_BATCH_ROWS = 20_000
 
 
 class ConfigError(ValueError):

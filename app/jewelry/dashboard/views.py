@@ -1,0 +1,15 @@
+"""The dashboard: the shop's headline figures, from the tenant-keyed Redis cache."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+
+from jewelry.dashboard.selectors import dashboard_stats
+
+
+@login_required
+def dashboard(request: HttpRequest) -> HttpResponse:
+    # No other query here: with the cache warm the page costs the session's user and tenant.
+    return render(request, "dashboard/dashboard.html", {"stats": dashboard_stats()})

@@ -1,0 +1,83 @@
+"""The seed's `runs/credentials.json`, handed out so users spread across tenants."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Credential:
+    tenant_id: int
+    tenant_slug: str
+    email: str
+    password: str
+    role: str
+
+
+class CredentialsError(RuntimeError):
+    pass
+
+
+def credentials_path() -> Path:
+    return Path(os.environ.get("LAB_RUNS_DIR") or "runs") / "credentials.json"
+
+
+def load_credentials(path: Path) -> list[Credential]:
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        users = [
+            Credential(
+                tenant_id=int(item["tenant_id"]),
+                tenant_slug=str(item.get("tenant_slug", "")),
+                email=str(item["email"]),
+                password=str(item["password"]),
+                role=str(item.get("role", "")),
+            )
+            for item in document["users"]
+        ]
+    except FileNotFoundError as exc:
+        raise CredentialsError(
+            f"{path} not found: seed the database first (python -m seed)"
+        ) from exc
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise CredentialsError(f"{path} is not a seed credentials file: {exc}") from exc
+    if not users:
+        raise CredentialsError(f"{path} lists no users: seed the database first (python -m seed)")
+    return users
+
+
+def interleave_by_tenant(users: list[Credential]) -> list[Credential]:
+    """t1u1, t2u1, t3u1, t1u2, …: consecutive users belong to different tenants."""
+    by_tenant: dict[int, list[Credential]] = {}
+    for user in sorted(users, key=lambda u: (u.tenant_id, u.email)):
+        by_tenant.setdefault(user.tenant_id, []).append(user)
+    columns = itertools.zip_longest(*by_tenant.values())
+    return [user for column in columns for user in column if user is not None]
+
+
+class CredentialPool:
+    """Cycles through credentials; a worker starts at its own offset."""
+
+    def __init__(self, users: list[Credential], offset: int = 0) -> None:
+        ordered = interleave_by_tenant(users)
+        start = offset % len(ordered)
+        self._ordered = ordered
+        self._cycles: dict[tuple[str, ...], Iterator[Credential]] = {}
+        self._offset = start
+
+    def take(self, preferred_roles: tuple[str, ...] = ()) -> Credential:
+        """The next credential, from the preferred roles when any user has one."""
+        key = preferred_roles
+        if key not in self._cycles:
+            chosen = (
+                [u for u in self._ordered if u.role in preferred_roles] if preferred_roles else []
+            )
+            pool = chosen or self._ordered
+            start = self._offset % len(pool)
+            self._cycles[key] = itertools.cycle(pool[start:] + pool[:start])
+        return next(self._cycles[key])

@@ -1,0 +1,189 @@
+"""The exact per-request record: every request, unrounded, in Parquet parts.
+
+One folder per worker (`requests/<worker_id>/`); rows are buffered in columns
+and written as `part-<seq>.parquet` every `flush_rows` rows or
+`flush_seconds`, through a temporary name and a rename, so a part that exists
+is complete. A killed worker loses at most its unflushed batch; a normal stop
+flushes on `test_stop` and `quitting`, so the row count equals Locust's
+request count. Memory holds one batch at most.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import time
+from pathlib import Path
+from typing import Any
+
+import gevent
+import pyarrow as pa
+import pyarrow.parquet as pq
+from opentelemetry import trace
+
+logger = logging.getLogger(__name__)
+
+REQUEST_SCHEMA = pa.schema(
+    [
+        ("ts_start_us", pa.int64()),
+        ("scenario", pa.string()),
+        ("name", pa.string()),
+        ("method", pa.string()),
+        ("status", pa.int32()),
+        ("response_time_us", pa.int64()),
+        ("bytes", pa.int64()),
+        ("failure", pa.string()),
+        ("worker_id", pa.string()),
+        ("tenant_id", pa.int64()),
+        ("trace_id", pa.string()),
+        ("run_id", pa.string()),
+    ]
+)
+_PART_PATTERN = re.compile(r"^part-(\d+)\.parquet$")
+
+
+def failure_reason(exception: BaseException | str | None) -> str | None:
+    """One line naming the failure: `TenantLeak: …`, `HTTPError: 500 …`."""
+    if exception is None:
+        return None
+    if isinstance(exception, str):
+        return exception
+    text = str(exception)
+    kind = type(exception).__name__
+    if kind == "CatchResponseError":  # resp.failure("...") wraps plain messages in this
+        return text
+    return f"{kind}: {text}" if text else kind
+
+
+def _status_of(response: Any) -> int:
+    status = getattr(response, "status_code", 0)
+    try:
+        return int(status or 0)
+    except (TypeError, ValueError):
+        return 0
+
+
+class RequestRecorder:
+    """Listens on `events.request` of a local runner or a worker."""
+
+    def __init__(
+        self,
+        folder: Path,
+        worker_id: str,
+        run_id: str,
+        flush_rows: int = 20_000,
+        flush_seconds: float = 2.0,
+    ) -> None:
+        self.folder = folder
+        self.worker_id = worker_id
+        self.run_id = run_id
+        self.flush_rows = flush_rows
+        self.flush_seconds = flush_seconds
+        self.rows_written = 0
+        self.rows_seen = 0
+        self.parts_written = 0
+        self._columns: dict[str, list[Any]] = {field.name: [] for field in REQUEST_SCHEMA}
+        self._last_flush = time.monotonic()
+        self._seq = self._next_seq()
+        self._timer: gevent.Greenlet | None = None
+
+    def _next_seq(self) -> int:
+        if not self.folder.is_dir():
+            return 0
+        seqs = [
+            int(m.group(1)) for p in self.folder.iterdir() if (m := _PART_PATTERN.match(p.name))
+        ]
+        return max(seqs, default=-1) + 1
+
+    # --- listener -------------------------------------------------------------------------
+    def on_request(
+        self,
+        request_type: str,
+        name: str,
+        response_time: float | None,
+        response_length: int | None,
+        exception: BaseException | None = None,
+        context: dict[str, Any] | None = None,
+        start_time: float | None = None,
+        response: Any = None,
+        **_kwargs: Any,
+    ) -> None:
+        columns = self._columns
+        context = context or {}
+        started = (
+            start_time if start_time is not None else time.time() - (response_time or 0) / 1000
+        )
+        columns["ts_start_us"].append(int(started * 1_000_000))
+        columns["scenario"].append(context.get("scenario"))
+        columns["name"].append(name)
+        columns["method"].append(request_type)
+        columns["status"].append(_status_of(response))
+        columns["response_time_us"].append(round((response_time or 0.0) * 1000))
+        columns["bytes"].append(int(response_length or 0))
+        columns["failure"].append(failure_reason(exception))
+        columns["worker_id"].append(self.worker_id)
+        columns["tenant_id"].append(context.get("tenant_id"))
+        span_context = trace.get_current_span().get_span_context()
+        columns["trace_id"].append(
+            format(span_context.trace_id, "032x") if span_context.trace_flags.sampled else None
+        )
+        columns["run_id"].append(self.run_id)
+        self.rows_seen += 1
+        if len(columns["name"]) >= self.flush_rows:
+            self.flush()
+
+    # --- writing --------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Write buffered rows as one complete part; never raises (the run goes on)."""
+        self._last_flush = time.monotonic()
+        count = len(self._columns["name"])
+        if count == 0:
+            return
+        columns, self._columns = self._columns, {field.name: [] for field in REQUEST_SCHEMA}
+        table = pa.Table.from_pydict(columns, schema=REQUEST_SCHEMA)
+        final = self.folder / f"part-{self._seq:06d}.parquet"
+        temporary = self.folder / f".part-{self._seq:06d}.parquet.tmp"
+        try:
+            self.folder.mkdir(parents=True, exist_ok=True)
+            pq.write_table(table, temporary, compression="zstd")
+            os.replace(temporary, final)
+        except OSError as exc:
+            logger.error(
+                "per-request record: could not write %s (%d rows lost): %s", final, count, exc
+            )
+            return
+        self._seq += 1
+        self.parts_written += 1
+        self.rows_written += count
+
+    def start_timer(self) -> None:
+        if self._timer is None:
+            self._timer = gevent.spawn(self._flush_periodically)
+
+    def stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.kill(block=False)
+            self._timer = None
+
+    def _flush_periodically(self) -> None:
+        interval = min(0.5, self.flush_seconds)
+        while True:
+            gevent.sleep(interval)
+            if time.monotonic() - self._last_flush >= self.flush_seconds:
+                self.flush()
+
+
+def record_parts(run_dir: Path) -> list[Path]:
+    return sorted((run_dir / "requests").glob("*/part-*.parquet"))
+
+
+def count_record_rows(run_dir: Path) -> int:
+    """Rows of every complete part (footer reads only)."""
+    total = 0
+    for part in record_parts(run_dir):
+        try:
+            total += pq.ParquetFile(part).metadata.num_rows
+        except (OSError, pa.ArrowInvalid):
+            logger.warning("per-request record: unreadable part %s skipped", part)
+    return total

@@ -1,0 +1,200 @@
+"""The lab's knobs: one `--lab-*` Locust flag per `LAB_*` environment variable.
+
+Flags are registered on Locust's parser, so a master ships their values to its
+workers with every spawn message: a worker always records under the master's
+run id, profile and sampling ratio.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from locust import events
+from locust.util.timespan import parse_timespan
+
+PROFILES = ("smoke", "load", "stress", "spike", "soak")
+DEFAULT_METRICS_PORT = 9646
+DEFAULT_TRACE_SAMPLE_RATIO = 0.1
+_RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+
+
+@events.init_command_line_parser.add_listener
+def _register_flags(parser: Any, **_kwargs: Any) -> None:
+    group = parser.add_argument_group(
+        "lab", "Jewelry performance lab (each flag = a LAB_* variable)"
+    )
+    group.add_argument(
+        "--lab-profile",
+        env_var="LAB_PROFILE",
+        default="smoke",
+        choices=PROFILES,
+        help="load shape: smoke, load, stress, spike, soak",
+    )
+    group.add_argument(
+        "--lab-users",
+        env_var="LAB_USERS",
+        type=int,
+        default=0,
+        help="peak users (0 = profile default)",
+    )
+    group.add_argument(
+        "--lab-spawn-rate",
+        env_var="LAB_SPAWN_RATE",
+        type=float,
+        default=0.0,
+        help="users started per second (0 = profile default)",
+    )
+    group.add_argument(
+        "--lab-duration",
+        env_var="LAB_DURATION",
+        default="",
+        help="run length, e.g. 90s, 5m, 2h (empty = profile default)",
+    )
+    group.add_argument(
+        "--lab-scenario", env_var="LAB_SCENARIO", default="", help="run only this user class"
+    )
+    group.add_argument("--lab-run-id", env_var="LAB_RUN_ID", default="", help="run id")
+    group.add_argument(
+        "--lab-runs-dir", env_var="LAB_RUNS_DIR", default="runs", help="folder of run folders"
+    )
+    group.add_argument(
+        "--lab-trace-sample-ratio",
+        env_var="LAB_TRACE_SAMPLE_RATIO",
+        type=float,
+        default=DEFAULT_TRACE_SAMPLE_RATIO,
+        help="share of tasks traced (TraceIdRatio), 0..1",
+    )
+    group.add_argument(
+        "--lab-locust-metrics-port",
+        env_var="LAB_LOCUST_METRICS_PORT",
+        type=int,
+        default=DEFAULT_METRICS_PORT,
+        help="Prometheus endpoint of the master (0 = any free port, -1 = off)",
+    )
+    group.add_argument(
+        "--lab-locust-metrics-host",
+        env_var="LAB_LOCUST_METRICS_HOST",
+        default="0.0.0.0",  # noqa: S104 - like Locust's web UI: Prometheus scrapes from another container
+        help="interface of the Prometheus endpoint",
+    )
+    group.add_argument(
+        "--lab-record-flush-seconds",
+        env_var="LAB_RECORD_FLUSH_SECONDS",
+        type=float,
+        default=2.0,
+        help="per-request record: write a Parquet part at least this often",
+    )
+
+
+@dataclass(frozen=True)
+class LabSettings:
+    profile: str
+    users: int
+    spawn_rate: float
+    duration_s: int
+    scenario: str
+    run_id: str
+    runs_dir: Path
+    trace_sample_ratio: float
+    metrics_port: int
+    metrics_host: str
+    record_flush_seconds: float
+
+    @property
+    def run_dir(self) -> Path:
+        return self.runs_dir / self.run_id
+
+    @property
+    def events_file(self) -> Path:
+        return self.run_dir / "events.jsonl"
+
+    @property
+    def credentials_file(self) -> Path:
+        return self.runs_dir / "credentials.json"
+
+
+class SettingsError(ValueError):
+    """A knob has a value the lab cannot use; the message says which and how to fix it."""
+
+
+def new_run_id(profile: str) -> str:
+    """`YYYYmmdd-HHMMSS-<profile>-<4 hex>` (UTC), as `lab run` names runs."""
+    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{profile}-{secrets.token_hex(2)}"
+
+
+def settings_from_options(options: Any) -> LabSettings:
+    """Validated settings from Locust's parsed options (flags, environment, defaults)."""
+    duration_text = str(getattr(options, "lab_duration", "") or "").strip()
+    try:
+        duration_s = parse_timespan(duration_text) if duration_text else 0
+    except ValueError as exc:
+        raise SettingsError(
+            f"LAB_DURATION={duration_text!r} is not a duration; use e.g. 90s, 5m, 1h30m"
+        ) from exc
+    ratio = float(getattr(options, "lab_trace_sample_ratio", DEFAULT_TRACE_SAMPLE_RATIO))
+    if not 0.0 <= ratio <= 1.0:
+        raise SettingsError(f"LAB_TRACE_SAMPLE_RATIO={ratio} must be between 0 and 1")
+    users = int(getattr(options, "lab_users", 0) or 0)
+    spawn_rate = float(getattr(options, "lab_spawn_rate", 0.0) or 0.0)
+    if users < 0 or spawn_rate < 0:
+        raise SettingsError("LAB_USERS and LAB_SPAWN_RATE must not be negative")
+    run_id = str(getattr(options, "lab_run_id", "") or "")
+    if run_id and not _RUN_ID_PATTERN.match(run_id):
+        raise SettingsError(f"LAB_RUN_ID={run_id!r} must be letters, digits, '-', '_' or '.'")
+    flush = float(getattr(options, "lab_record_flush_seconds", 2.0) or 2.0)
+    return LabSettings(
+        profile=str(getattr(options, "lab_profile", "smoke") or "smoke"),
+        users=users,
+        spawn_rate=spawn_rate,
+        duration_s=int(duration_s),
+        scenario=str(getattr(options, "lab_scenario", "") or ""),
+        run_id=run_id,
+        runs_dir=Path(str(getattr(options, "lab_runs_dir", "") or "runs")),
+        trace_sample_ratio=ratio,
+        metrics_port=int(getattr(options, "lab_locust_metrics_port", DEFAULT_METRICS_PORT)),
+        metrics_host=str(getattr(options, "lab_locust_metrics_host", "0.0.0.0")),  # noqa: S104
+        record_flush_seconds=max(0.1, flush),
+    )
+
+
+def settings_from_environ() -> LabSettings:
+    """Settings from `LAB_*` variables alone (run_single_user, benchmarks)."""
+
+    class _Env:
+        pass
+
+    env = _Env()
+    mapping = {
+        "lab_profile": ("LAB_PROFILE", "smoke"),
+        "lab_users": ("LAB_USERS", "0"),
+        "lab_spawn_rate": ("LAB_SPAWN_RATE", "0"),
+        "lab_duration": ("LAB_DURATION", ""),
+        "lab_scenario": ("LAB_SCENARIO", ""),
+        "lab_run_id": ("LAB_RUN_ID", ""),
+        "lab_runs_dir": ("LAB_RUNS_DIR", "runs"),
+        "lab_trace_sample_ratio": ("LAB_TRACE_SAMPLE_RATIO", str(DEFAULT_TRACE_SAMPLE_RATIO)),
+        "lab_locust_metrics_port": ("LAB_LOCUST_METRICS_PORT", str(DEFAULT_METRICS_PORT)),
+        "lab_locust_metrics_host": ("LAB_LOCUST_METRICS_HOST", "0.0.0.0"),  # noqa: S104
+        "lab_record_flush_seconds": ("LAB_RECORD_FLUSH_SECONDS", "2"),
+    }
+    casts = {
+        "lab_users": int,
+        "lab_spawn_rate": float,
+        "lab_trace_sample_ratio": float,
+        "lab_locust_metrics_port": int,
+        "lab_record_flush_seconds": float,
+    }
+    for attr, (var, default) in mapping.items():
+        raw = os.environ.get(var, default)
+        try:
+            value = casts.get(attr, str)(raw)
+        except ValueError as exc:
+            raise SettingsError(f"{var}={raw!r} is not a number") from exc
+        setattr(env, attr, value)
+    return settings_from_options(env)

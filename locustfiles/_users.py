@@ -1,0 +1,274 @@
+"""What every lab user shares: a credential, tenant checks, content checks, traced tasks.
+
+- Each user takes the next credential of `runs/credentials.json`, interleaved
+  by tenant, so users spread across shops.
+- `context()` puts the scenario and tenant on every request event, so the
+  per-request record knows them.
+- Every task runs inside a task span (see `_tracing`); `__init_subclass__`
+  wraps the class's tasks, so a scenario author writes plain `@task`s.
+- Responses are checked for content, and every JSON object carrying a
+  `tenant_id` (and every page's `<body data-tenant-id>`) must be the user's
+  own tenant, else the request fails as `TenantLeak`.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import random
+import re
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from locust import User
+from locust.exception import StopUser
+
+from locustfiles import _tracing
+from locustfiles._credentials import Credential, CredentialPool, credentials_path, load_credentials
+
+BODY_TENANT = re.compile(r"<body[^>]*\bdata-tenant-id=\"(\d*)\"")
+CSRF_INPUT = re.compile(r"name=\"csrfmiddlewaretoken\" value=\"([^\"]+)\"")
+SEARCH_WORDS = ("ring", "gold", "silver", "necklace", "bracelet", "earring", "pendant", "chain")
+
+
+class TenantLeak(Exception):
+    """A response carried another tenant's data."""
+
+
+class ContentError(Exception):
+    """A response had the right status but not the right content."""
+
+
+def foreign_tenants(payload: Any, own: int) -> Iterator[Any]:
+    """Every `tenant_id` in `payload` (any depth) that is not `own`."""
+    stack = [payload]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if "tenant_id" in node and node["tenant_id"] != own:
+                yield node["tenant_id"]
+            stack.extend(v for v in node.values() if isinstance(v, dict | list))
+        elif isinstance(node, list):
+            stack.extend(v for v in node if isinstance(v, dict | list))
+
+
+def ids_in(html: str, attribute: str) -> list[int]:
+    """Ids from `data-<attribute>="N"` markers in a page."""
+    return [int(v) for v in re.findall(rf"data-{attribute}=\"(\d+)\"", html)]
+
+
+def select_options(html: str, select_name: str) -> list[str]:
+    match = re.search(rf"<select name=\"{select_name}\">(.*?)</select>", html, re.S)
+    if not match:
+        return []
+    return [v for v in re.findall(r"<option value=\"([^\"]*)\"", match.group(1)) if v]
+
+
+# --- credentials, shared by all users of this process --------------------------------------
+_pool: CredentialPool | None = None
+
+
+def credential_pool(environment: Any) -> CredentialPool:
+    global _pool
+    if _pool is None:
+        runner = getattr(environment, "runner", None)
+        offset = int(getattr(runner, "worker_index", 0) or 0) * 7  # workers start apart
+        _pool = CredentialPool(load_credentials(credentials_path()), offset=offset)
+    return _pool
+
+
+def _traced_task(function: Callable[..., Any]) -> Callable[..., Any]:
+    if getattr(function, "_lab_traced", False):
+        return function
+
+    @functools.wraps(function)
+    def run(user: LabUser, *args: Any, **kwargs: Any) -> Any:
+        tracing = _tracing.active()
+        if tracing is None:
+            return function(user, *args, **kwargs)
+        attributes = user.span_attributes()
+        attributes["lab.task"] = function.__name__
+        with tracing.task_span(f"{type(user).__name__}.{function.__name__}", attributes):
+            return function(user, *args, **kwargs)
+
+    run._lab_traced = True  # type: ignore[attr-defined]
+    return run
+
+
+class LabUser(User):
+    """Base of every scenario (used with HttpUser or FastHttpUser)."""
+
+    abstract = True
+    preferred_roles: tuple[str, ...] = ()
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.tasks = [
+            _traced_task(t) if callable(t) and not isinstance(t, type) else t for t in cls.tasks
+        ]
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self.credential: Credential = credential_pool(environment).take(self.preferred_roles)
+        self.tenant_id = self.credential.tenant_id
+        self._context = {"scenario": type(self).__name__, "tenant_id": self.tenant_id}
+        tracing = _tracing.active()
+        if tracing is not None:
+            client: Any = self.client  # type: ignore[attr-defined]
+            client.request = tracing.wrap_request(client.request, self.span_attributes)
+
+    def context(self) -> dict[str, Any]:
+        return self._context
+
+    def span_attributes(self) -> dict[str, Any]:
+        tracing = _tracing.active()
+        return {
+            "lab.scenario": type(self).__name__,
+            "lab.tenant_id": self.tenant_id,
+            "lab.run_id": tracing.run_id if tracing else "",
+        }
+
+    def on_start(self) -> None:
+        login = _traced_task(type(self).login)
+        for attempt in range(3):
+            if login(self):
+                return
+            time.sleep(1 + attempt)  # gevent-patched: yields to other users
+        raise StopUser()
+
+    def login(self) -> bool:  # overridden by scenarios that sign in
+        return True
+
+    # --- checked requests -------------------------------------------------------------------
+    @contextmanager
+    def checked(self, method: str, path: str, name: str, **kwargs: Any) -> Iterator[Any]:
+        client: Any = self.client  # type: ignore[attr-defined]
+        with client.request(method, path, name=name, catch_response=True, **kwargs) as response:
+            yield response
+
+    def fail(self, response: Any, error: Exception) -> None:
+        response.failure(error)
+
+    def check_status(self, response: Any, *expected: int) -> bool:
+        if response.status_code in expected:
+            return True
+        self.fail(response, ContentError(f"HTTP {response.status_code}, expected {expected}"))
+        return False
+
+    def check_page(self, response: Any, marker: str | None = None) -> str | None:
+        """A 200 HTML page of the user's own tenant (and containing `marker`)."""
+        if not self.check_status(response, 200):
+            return None
+        html = response.text or ""
+        match = BODY_TENANT.search(html)
+        if match is None:
+            self.fail(response, ContentError("page has no <body data-tenant-id>"))
+            return None
+        if match.group(1) == "":
+            self.fail(response, ContentError("page rendered for nobody signed in"))
+            return None
+        if match.group(1) != str(self.tenant_id):
+            self.fail(
+                response,
+                TenantLeak(f"page of tenant {match.group(1)!r} shown to tenant {self.tenant_id}"),
+            )
+            return None
+        if marker is not None and marker not in html:
+            self.fail(response, ContentError(f"page lacks {marker!r}"))
+            return None
+        response.success()
+        return html
+
+    def check_json(
+        self,
+        response: Any,
+        *keys: str,
+        status: int = 200,
+        validate: Callable[[Any], str | None] | None = None,
+    ) -> Any:
+        """A JSON body with `keys`, whose every `tenant_id` is the user's own.
+
+        `validate(data)` returns a complaint, or None when the content is right.
+        """
+        if not self.check_status(response, status):
+            return None
+        try:
+            data = response.json()
+        except (ValueError, TypeError):
+            self.fail(response, ContentError("body is not JSON"))
+            return None
+        missing = [key for key in keys if not isinstance(data, dict) or key not in data]
+        if missing:
+            self.fail(response, ContentError(f"JSON lacks {missing}"))
+            return None
+        leaked = next(foreign_tenants(data, self.tenant_id), None)
+        if leaked is not None:
+            self.fail(
+                response, TenantLeak(f"tenant {leaked} data shown to tenant {self.tenant_id}")
+            )
+            return None
+        complaint = validate(data) if validate is not None else None
+        if complaint:
+            self.fail(response, ContentError(complaint))
+            return None
+        response.success()
+        return data
+
+    def search_word(self) -> str:
+        return random.choice(SEARCH_WORDS)
+
+    def csrf_cookie(self) -> str:
+        client: Any = self.client  # type: ignore[attr-defined]
+        jar = getattr(client, "cookiejar", None) or getattr(client, "cookies", None)
+        for cookie in jar or []:
+            if cookie.name == "csrftoken":
+                return str(cookie.value)
+        return ""
+
+    # --- the HTML sign-in every session scenario uses ---------------------------------------
+    def html_login(self) -> bool:
+        with self.checked("GET", "/accounts/login/", "/accounts/login/") as response:
+            if not self.check_status(response, 200):
+                return False
+            match = CSRF_INPUT.search(response.text or "")
+            if match is None:
+                self.fail(response, ContentError("login form has no csrfmiddlewaretoken"))
+                return False
+            response.success()
+        form = {
+            "username": self.credential.email,
+            "password": self.credential.password,
+            "csrfmiddlewaretoken": match.group(1),
+        }
+        with self.checked(
+            "POST",
+            "/accounts/login/",
+            "/accounts/login/",
+            data=form,
+            headers={"Referer": f"{self.host}/accounts/login/"},
+        ) as response:
+            # Success redirects to /dashboard/, which the client follows.
+            return self.check_page(response, marker=None) is not None and self._landed_on_dashboard(
+                response
+            )
+
+    def _landed_on_dashboard(self, response: Any) -> bool:
+        url = str(getattr(response, "url", "") or "")
+        if "/dashboard/" in url or 'id="low-stock-items"' in (response.text or ""):
+            return True
+        self.fail(response, ContentError(f"login did not reach /dashboard/ (at {url})"))
+        return False
+
+
+def decode_jwt_expiry(token: str) -> float | None:
+    """`exp` of a JWT (no signature check: the client only plans its refresh)."""
+    import base64
+
+    try:
+        payload = token.split(".")[1]
+        payload += "=" * (-len(payload) % 4)
+        return float(json.loads(base64.urlsafe_b64decode(payload))["exp"])
+    except (IndexError, ValueError, KeyError, TypeError):
+        return None

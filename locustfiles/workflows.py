@@ -1,0 +1,275 @@
+"""The source document's advanced scenarios: whole workflows of shop staff.
+
+Each signs in through the HTML form. `POSSaleWorkflow` runs a sale as one task
+(one trace from search to the sale showing up in the list); the others are
+weighted tasks over their part of the app.
+"""
+
+from __future__ import annotations
+
+import locust  # noqa: F401  - first: gevent monkey-patching before anything else
+
+# isort: split
+import random
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from locust import FastHttpUser, HttpUser, between, run_single_user, task
+
+from locustfiles import _plugin  # noqa: F401  - registers the lab's listeners
+from locustfiles._shapes import LabShape  # noqa: F401  - the load shape (LAB_PROFILE)
+from locustfiles._users import LabUser, ids_in, select_options
+
+MAX_STOCK_RETRIES = 3
+
+
+class POSSaleWorkflow(LabUser, HttpUser):
+    """Search, select, add to cart, pick a customer, pay, check out, find the sale."""
+
+    weight = 1
+    wait_time = between(2, 5)
+    preferred_roles = ("cashier",)
+
+    def login(self) -> bool:
+        return self.html_login()
+
+    @task
+    def sale(self) -> None:
+        with self.checked("GET", "/pos/", "/pos/") as response:
+            if self.check_page(response) is None:
+                return
+        candidates = self._search_products()
+        if not candidates:
+            return
+        customer_id = self._pick_customer()
+        sale_id = self._checkout(candidates, customer_id)
+        if sale_id is not None:
+            self._find_sale(sale_id)
+
+    def _search_products(self) -> list[dict[str, Any]]:
+        for word in (self.search_word(), ""):
+            with self.checked("GET", f"/pos/search/?q={word}", "/pos/search/") as response:
+                data = self.check_json(response, "results")
+            if data is None:
+                return []
+            in_stock = [row for row in data["results"] if int(row.get("quantity") or 0) > 0]
+            if in_stock:
+                random.shuffle(in_stock)
+                return in_stock
+        return []
+
+    def _pick_customer(self) -> int | None:
+        if random.random() < 0.3:
+            return None  # a walk-in sale
+        letter = random.choice("abcdeghlmnrst")
+        with self.checked("GET", f"/pos/customers/?q={letter}", "/pos/customers/") as response:
+            data = self.check_json(response, "results")
+        if not data or not data["results"]:
+            return None
+        return int(random.choice(data["results"])["id"])
+
+    def _checkout(self, candidates: list[dict[str, Any]], customer_id: int | None) -> int | None:
+        """Sell one unit of the first candidate still in stock; the shop tries the next on 409."""
+        for item in candidates[:MAX_STOCK_RETRIES]:
+            price = Decimal(str(item["price"]))
+            body = {
+                "customer_id": customer_id,
+                "terminal_id": None,
+                "items": [{"item_id": item["id"], "quantity": 1}],
+                "payments": [
+                    {"method": random.choice(("cash", "card", "transfer")), "amount": str(price)}
+                ],
+            }
+            headers = {"X-CSRFToken": self.csrf_cookie(), "Referer": f"{self.host}/pos/"}
+            with self.checked(
+                "POST", "/pos/checkout/", "/pos/checkout/", json=body, headers=headers
+            ) as response:
+                if response.status_code == 409:
+                    try:
+                        sold_out = response.json().get("error") == "out_of_stock"
+                    except ValueError:
+                        sold_out = False
+                    if sold_out:
+                        response.success()  # someone bought the last one first: pick another
+                        continue
+                sale = self.check_json(
+                    response,
+                    "id",
+                    "total",
+                    "lines",
+                    status=201,
+                    validate=lambda data, p=price: (
+                        None if Decimal(data["total"]) == p else f"total {data['total']} != {p}"
+                    ),
+                )
+            return int(sale["id"]) if sale else None
+        return None
+
+    def _find_sale(self, sale_id: int) -> None:
+        with self.checked("GET", "/sales/", "/sales/") as response:
+            self.check_page(response, marker=f'data-sale-id="{sale_id}"')
+
+
+class InventoryManagementWorkflow(LabUser, FastHttpUser):
+    """Paginated browsing, category and karat filters, item detail, low stock, valuation."""
+
+    weight = 1
+    wait_time = between(1, 3)
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self.item_ids: list[int] = []
+        self.categories: list[str] = []
+        self.karats: list[str] = []
+
+    def login(self) -> bool:
+        return self.html_login()
+
+    def _list(self, query: str) -> None:
+        with self.checked("GET", f"/inventory/?{query}", "/inventory/") as response:
+            if response.status_code == 404:  # past the last page of a small shop
+                response.success()
+                return
+            html = self.check_page(response)
+        if html:
+            self.item_ids = ids_in(html, "item-id") or self.item_ids
+            self.categories = select_options(html, "category") or self.categories
+            self.karats = select_options(html, "karat") or self.karats
+
+    @task(3)
+    def browse_pages(self) -> None:
+        self._list(f"page={random.randint(1, 4)}")
+
+    @task(2)
+    def filter_by_category(self) -> None:
+        if not self.categories:
+            self._list("page=1")
+            return
+        self._list(f"category={random.choice(self.categories)}")
+
+    @task(2)
+    def filter_by_karat(self) -> None:
+        if not self.karats:
+            self._list("page=1")
+            return
+        self._list(f"karat={random.choice(self.karats)}")
+
+    @task(3)
+    def item_detail(self) -> None:
+        if not self.item_ids:
+            self._list("page=1")
+            return
+        item_id = random.choice(self.item_ids)
+        with self.checked("GET", f"/inventory/{item_id}/", "/inventory/[id]") as response:
+            self.check_page(response, marker=f'data-item-id="{item_id}"')
+
+    @task(1)
+    def low_stock(self) -> None:
+        with self.checked("GET", "/inventory/low-stock/", "/inventory/low-stock/") as response:
+            self.check_page(response)
+
+    @task(1)
+    def valuation_report(self) -> None:
+        with self.checked(
+            "GET", "/reports/inventory-valuation/", "/reports/inventory-valuation/"
+        ) as response:
+            self.check_page(response)
+
+
+class ReportGenerationWorkflow(LabUser, HttpUser):
+    """Daily sales, sales by product, customer analytics, financial summary, PDF export."""
+
+    weight = 1
+    wait_time = between(2, 5)
+    preferred_roles = ("owner", "manager")
+
+    def login(self) -> bool:
+        return self.html_login()
+
+    def _day(self) -> str:
+        return (date.today() - timedelta(days=random.randint(0, 30))).isoformat()
+
+    @task(2)
+    def daily_sales(self) -> None:
+        path = f"/reports/daily-sales/?date={self._day()}"
+        with self.checked("GET", path, "/reports/daily-sales/") as response:
+            self.check_page(response, marker='id="sales-count"')
+
+    @task(2)
+    def sales_by_product(self) -> None:
+        with self.checked(
+            "GET", "/reports/sales-by-product/", "/reports/sales-by-product/"
+        ) as response:
+            self.check_page(response)
+
+    @task(1)
+    def customer_analytics(self) -> None:
+        with self.checked(
+            "GET", "/reports/customer-analytics/", "/reports/customer-analytics/"
+        ) as response:
+            self.check_page(response, marker='id="repeat-rate"')
+
+    @task(1)
+    def financial_summary(self) -> None:
+        with self.checked(
+            "GET", "/reports/financial-summary/", "/reports/financial-summary/"
+        ) as response:
+            self.check_page(response, marker='id="gross-margin"')
+
+    @task(1)
+    def pdf_export(self) -> None:
+        path = f"/reports/daily-sales/pdf/?date={self._day()}"
+        with self.checked("GET", path, "/reports/daily-sales/pdf/") as response:
+            if not self.check_status(response, 200):
+                return
+            content_type = response.headers.get("Content-Type", "")
+            if not content_type.startswith("application/pdf") or not (
+                response.content or b""
+            ).startswith(b"%PDF-"):
+                self.fail(response, ValueError(f"not a PDF ({content_type})"))
+                return
+            response.success()
+
+
+class CustomerManagementWorkflow(LabUser, FastHttpUser):
+    """List, search, profile with loyalty points, ledger and purchase history."""
+
+    weight = 1
+    wait_time = between(1, 3)
+
+    def __init__(self, environment: Any) -> None:
+        super().__init__(environment)
+        self.customer_ids: list[int] = []
+
+    def login(self) -> bool:
+        return self.html_login()
+
+    def _remember(self, html: str | None) -> None:
+        if html:
+            self.customer_ids = ids_in(html, "customer-id") or self.customer_ids
+
+    @task(2)
+    def customer_list(self) -> None:
+        with self.checked("GET", "/customers/", "/customers/") as response:
+            self._remember(self.check_page(response, marker="data-customer-id"))
+
+    @task(2)
+    def customer_search(self) -> None:
+        letter = random.choice("abcdeghlmnrst")
+        with self.checked("GET", f"/customers/?q={letter}", "/customers/") as response:
+            self._remember(self.check_page(response))
+
+    @task(3)
+    def customer_profile(self) -> None:
+        if not self.customer_ids:
+            self.customer_list()
+            return
+        customer_id = random.choice(self.customer_ids)
+        with self.checked("GET", f"/customers/{customer_id}/", "/customers/[id]") as response:
+            # The profile shows points, the ledger and the purchase history on one page.
+            self.check_page(response, marker=f'data-customer-id="{customer_id}"')
+
+
+if __name__ == "__main__":
+    run_single_user(POSSaleWorkflow)

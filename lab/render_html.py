@@ -1,0 +1,256 @@
+"""report.html: one self-contained page (inline CSS and SVG, opens offline)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from html import escape
+from typing import TYPE_CHECKING
+
+from lab.svg import line_chart, stacked_bar
+
+if TYPE_CHECKING:
+    from lab.report import Report
+
+CSS = """
+body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}
+table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 7px;font-size:13px}
+th{background:#f3f3f3}td.n{text-align:right;font-variant-numeric:tabular-nums}
+.PASS{color:#070}.FAIL,.UNTRUSTWORTHY{color:#b00}.PARTIAL{color:#b60}.fail{background:#fdd}
+code{font-size:12px}.note{color:#666;font-style:italic}.banner{padding:.6em;border:2px solid #b60;background:#fff5e0}
+"""
+
+
+def _e(value: object) -> str:
+    return escape(str(value))
+
+
+def _n(value: float | None, fmt: str = "{:.1f}") -> str:
+    return '<td class="n">-</td>' if value is None else f'<td class="n">{fmt.format(value)}</td>'
+
+
+def _table(headers: list[str], rows: list[str]) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    return f"<table><tr>{head}</tr>{''.join(rows)}</table>"
+
+
+def _trace_cell(r: Report, trace_id: str | None) -> str:
+    if not trace_id:
+        return "<td>-</td>"
+    link = r.jaeger_link(trace_id)
+    inner = f"<code>{_e(trace_id)}</code>"
+    return f'<td><a href="{_e(link)}">{inner}</a></td>' if link else f"<td>{inner}</td>"
+
+
+def render_html(r: Report) -> str:
+    meta = r.meta
+    out = [
+        f"<!doctype html><html><head><meta charset='utf-8'><title>Run {_e(r.run_id)}</title>",
+        f"<style>{CSS}</style></head><body>",
+        f"<h1>Run {_e(r.run_id)}: <span class='{r.verdict}'>{r.verdict}</span></h1>",
+    ]
+    if r.health.partial:
+        out.append(
+            f"<p class='banner'><b>PARTIAL</b>: {_e('; '.join(r.health.partial_reasons))}</p>"
+        )
+    if r.health.untrustworthy_reasons:
+        out.append(
+            "<p class='banner'><b>Load generator unhealthy</b>, numbers may reflect the generator: "
+            f"{_e('; '.join(r.health.untrustworthy_reasons))}</p>"
+        )
+    for part in r.skipped_parts:
+        out.append(f"<p class='banner'>warning: skipped corrupted part {_e(part)}</p>")
+    facts = {
+        "profile": meta.get("profile"),
+        "scale": meta.get("scale"),
+        "users": meta.get("users"),
+        "target": meta.get("target"),
+        "git": meta.get("git_rev"),
+        "status": r.health.status,
+        "window (UTC)": f"{datetime.fromtimestamp(r.start, UTC):%Y-%m-%d %H:%M:%S} + {r.duration_s:.0f} s",
+        "requests": f"{r.totals.count} ({r.totals.rps:.1f}/s), {r.totals.failure_ratio:.2%} failed",
+        "p50 / p95 / p99 / max ms": f"{r.totals.p50_ms:.1f} / {r.totals.p95_ms:.1f} / "
+        f"{r.totals.p99_ms:.1f} / {r.totals.max_ms:.1f}",
+        "database query p95": "not measured (no spans)"
+        if r.db_p95_ms is None
+        else f"{r.db_p95_ms:.1f} ms over {r.db_spans} spans (target < {r.targets.db_query_p95_ms:.0f} ms)",
+    }
+    out.append(
+        _table(["", ""], [f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts.items()])
+    )
+    if r.breaches:
+        out.append(
+            "<h2>Breaches</h2><ul>" + "".join(f"<li>{_e(b)}</li>" for b in r.breaches) + "</ul>"
+        )
+
+    out.append("<h2>Requests</h2>")
+    rows = []
+    for s in r.names:
+        cls = "" if s.passed else " class='fail'"
+        rows.append(
+            f"<tr{cls}><td>{_e(s.method)} {_e(s.name)}</td>{_n(s.count, '{:d}')}{_n(s.failures, '{:d}')}"
+            f"{_n(s.p50_ms)}{_n(s.p95_ms)}{_n(s.p99_ms)}{_n(s.max_ms)}{_n(s.rps, '{:.2f}')}"
+            f"<td>{s.kind} &lt; {s.target_p95_ms:.0f}</td><td>{'pass' if s.passed else 'FAIL'}</td></tr>"
+        )
+    out.append(
+        _table(
+            [
+                "request",
+                "count",
+                "fail",
+                "p50 ms",
+                "p95 ms",
+                "p99 ms",
+                "max ms",
+                "req/s",
+                "target",
+                "",
+            ],
+            rows,
+        )
+    )
+
+    out.append(f"<h2>Over time</h2><p class='note'>buckets of {r.series_width_s:g} s</p>")
+    out.append(
+        line_chart(
+            "p95 latency (ms)", [("p95", [(p.t_s, p.p95_ms) for p in r.series])], y_label="ms"
+        )
+    )
+    out.append(
+        line_chart(
+            "Throughput and errors (per second)",
+            [
+                ("requests/s", [(p.t_s, p.rps) for p in r.series]),
+                ("failures/s", [(p.t_s, p.failures_per_s) for p in r.series]),
+            ],
+        )
+    )
+    out.append(
+        line_chart("Users", [("users", r.users)])
+        if r.users
+        else "<p class='note'>no Locust user history</p>"
+    )
+
+    out.append("<h2>Where the time goes</h2>")
+    if r.breakdown:
+        out.append(
+            "<p class='note'>mean ms per traced request: network+queue = Locust client span - server span; "
+            "database / Redis = their spans inside the server span; app = the rest. Bar: "
+            "<span style='color:#1f77b4'>network</span> <span style='color:#d62728'>app</span> "
+            "<span style='color:#2ca02c'>db</span> <span style='color:#ff7f0e'>redis</span></p>"
+        )
+        rows = [
+            f"<tr><td>{_e(b.route)}</td>{_n(b.requests, '{:d}')}{_n(b.server_p95_ms)}{_n(b.network_ms)}"
+            f"{_n(b.app_ms)}{_n(b.db_ms)}{_n(b.redis_ms)}{_n(b.db_statements)}{_n(b.db_query_p95_ms)}"
+            f"<td>{_e(b.dominant)}</td><td>"
+            + stacked_bar(
+                [
+                    ("network", b.network_ms or 0),
+                    ("app", b.app_ms),
+                    ("db", b.db_ms),
+                    ("redis", b.redis_ms),
+                ]
+            )
+            + "</td></tr>"
+            for b in r.breakdown
+        ]
+        out.append(
+            _table(
+                [
+                    "route",
+                    "traced",
+                    "server p95",
+                    "network+queue",
+                    "app",
+                    "db",
+                    "redis",
+                    "db stmts/req",
+                    "db query p95",
+                    "dominant",
+                    "share",
+                ],
+                rows,
+            )
+        )
+    else:
+        out.append("<p class='note'>no spans in this run (trace archive empty or sampling off)</p>")
+
+    if r.statements:
+        out.append("<h2>Top statements by total time</h2>")
+        rows = [
+            f"<tr><td><code>{_e(s.statement[:300])}</code></td>{_n(s.calls, '{:d}')}{_n(s.total_ms)}"
+            f"{_n(s.mean_ms, '{:.2f}')}{_n(s.p95_ms, '{:.2f}')}<td>{_e(', '.join(s.routes[:8]))}</td></tr>"
+            for s in r.statements
+        ]
+        out.append(
+            _table(
+                ["statement (normalised)", "calls", "total ms", "mean ms", "p95 ms", "called from"],
+                rows,
+            )
+        )
+
+    out.append("<h2>N+1 findings</h2>")
+    out.append(
+        f"<p class='note'>rule: within one server span, &ge; {r.targets.n_plus_one_min_repeats} sequential, "
+        f"non-overlapping database spans with the same normalised statement totalling "
+        f"&gt; {r.targets.n_plus_one_min_total_ms:g} ms</p>"
+    )
+    if r.n_plus_one:
+        rows = [
+            f"<tr><td>{_e(f.route)}</td><td><code>{_e(f.statement[:300])}</code></td>"
+            f"{_n(f.mean_repeats)}{_n(f.max_repeats, '{:d}')}<td>{f.requests_affected}/{f.requests_total}</td>"
+            f"{_n(f.mean_total_ms)}{_trace_cell(r, f.example_trace_id)}</tr>"
+            for f in r.n_plus_one
+        ]
+        out.append(
+            _table(
+                [
+                    "route",
+                    "statement",
+                    "mean repeats",
+                    "max",
+                    "requests",
+                    "ms each",
+                    "example trace",
+                ],
+                rows,
+            )
+        )
+    else:
+        out.append("<p>none found</p>")
+
+    out.append("<h2>Slowest requests</h2>")
+    rows = [
+        f"<tr><td>{datetime.fromtimestamp(s.ts_us / 1e6, UTC):%H:%M:%S.%f}</td><td>{_e(s.method)} {_e(s.name)}</td>"
+        f"{_n(s.ms)}<td>{_e(s.status)}</td>{_trace_cell(r, s.trace_id)}</tr>"
+        for s in r.slowest
+    ]
+    out.append(_table(["start (UTC)", "request", "ms", "status", "trace"], rows))
+
+    out.append("<h2>Infrastructure (Prometheus)</h2>")
+    if r.prometheus:
+        rows = [
+            f"<tr><td>{_e(p.label)}</td><td>{'-' if p.value is None else f'{p.value:.3g} {_e(p.unit)}'}</td>"
+            f"<td class='note'>{_e(p.note)}</td><td><code>{_e(p.query)}</code></td></tr>"
+            for p in r.prometheus
+        ]
+        out.append(_table(["figure", "value", "note", "PromQL"], rows))
+    if r.prometheus_note:
+        out.append(f"<p class='note'>{_e(r.prometheus_note)}</p>")
+
+    out.append("<h2>Load generator health</h2>")
+    health = [f"<tr><td>status</td><td>{_e(r.health.status)}</td></tr>"]
+    if r.health.locust_exit_code is not None:
+        health.append(f"<tr><td>Locust exit code</td><td>{r.health.locust_exit_code}</td></tr>")
+    for kind, count in sorted(r.health.event_counts.items()):
+        health.append(
+            f"<tr><td>event {_e(kind)}</td><td>{count} (e.g. {_e(r.health.event_examples[kind])})</td></tr>"
+        )
+    if r.health.bad_event_lines:
+        health.append(
+            f"<tr><td>unreadable event lines</td><td>{r.health.bad_event_lines}</td></tr>"
+        )
+    out.append(_table(["", ""], health))
+    if r.soak is not None:
+        out.append(f"<h2>Soak verdict</h2><pre>{_e(r.soak.text())}</pre>")
+    out.append("</body></html>")
+    return "\n".join(out)

@@ -1,0 +1,84 @@
+"""summary.md: the report for CI logs and pull requests."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from lab.report import Report
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def render_markdown(r: Report) -> str:
+    meta = r.meta
+    lines = [
+        f"# Run {r.run_id}: {r.verdict}",
+        "",
+        f"profile `{meta.get('profile', '?')}`, scale `{meta.get('scale', '?')}`, "
+        f"users {meta.get('users', '?')}, {r.duration_s:.0f} s, status `{r.health.status}`; "
+        f"{r.totals.count} requests, {r.totals.rps:.1f} req/s, "
+        f"{r.totals.failure_ratio:.2%} failed, p95 {r.totals.p95_ms:.0f} ms",
+        "",
+    ]
+    if r.health.partial:
+        lines += ["**PARTIAL run**: " + "; ".join(r.health.partial_reasons), ""]
+    if r.health.untrustworthy_reasons:
+        lines += ["**Load generator unhealthy**: " + "; ".join(r.health.untrustworthy_reasons), ""]
+    for part in r.skipped_parts:
+        lines.append(f"- warning: skipped corrupted part {part}")
+    if r.breaches:
+        lines += ["## Breaches", ""] + [f"- {b}" for b in r.breaches] + [""]
+    lines += [
+        "## Requests",
+        "",
+        "| request | count | fail | p50 ms | p95 ms | p99 ms | max ms | req/s | target p95 | ok |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for s in r.names:
+        lines.append(
+            f"| {s.method} {s.name} | {s.count} | {s.failures} | {s.p50_ms:.1f} | {s.p95_ms:.1f} | "
+            f"{s.p99_ms:.1f} | {s.max_ms:.1f} | {s.rps:.2f} | {s.target_p95_ms:.0f} | "
+            f"{'pass' if s.passed else 'FAIL'} |"
+        )
+    lines += [
+        "",
+        f"Database query p95: {_ms(r.db_p95_ms)} ms over {r.db_spans} spans "
+        f"(target < {r.targets.db_query_p95_ms:.0f} ms)",
+        "",
+    ]
+    if r.breakdown:
+        lines += [
+            "## Where the time goes (mean ms per request, from spans)",
+            "",
+            "| route | traced | network+queue | app | db | redis | db stmts/req | db p95 | dominant |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        for b in r.breakdown:
+            lines.append(
+                f"| {b.route} | {b.requests} | {_ms(b.network_ms)} | {b.app_ms:.1f} | {b.db_ms:.1f} | "
+                f"{b.redis_ms:.1f} | {b.db_statements:.1f} | {_ms(b.db_query_p95_ms)} | {b.dominant} |"
+            )
+        lines.append("")
+    if r.n_plus_one:
+        lines += ["## N+1 findings", ""]
+        for f in r.n_plus_one:
+            lines.append(
+                f"- `{f.route}`: {f.mean_repeats:.0f}x (max {f.max_repeats}) `{f.statement[:160]}` in "
+                f"{f.requests_affected}/{f.requests_total} traced requests, {f.mean_total_ms:.1f} ms each; "
+                f"example trace `{f.example_trace_id}`"
+            )
+        lines.append("")
+    if r.prometheus:
+        lines += ["## From Prometheus", ""]
+        for p in r.prometheus:
+            value = f"{p.value:.3g} {p.unit}" if p.value is not None else f"not available: {p.note}"
+            lines.append(f"- {p.label}: {value}")
+        lines.append("")
+    elif r.prometheus_note:
+        lines += [f"_{r.prometheus_note}_", ""]
+    if r.soak is not None:
+        lines += ["## Soak verdict", "", r.soak.summary_line(), ""]
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,184 @@
+"""Where the time goes, from the span archive: breakdown, statements, N+1 findings.
+
+Each database or Redis span is attributed to the SERVER span of the same trace
+whose interval contains it, so spans nested under intermediate INTERNAL spans
+still count. Network and queueing time is the Locust CLIENT span (the server
+span's parent) minus the server span.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import duckdb
+
+from lab.sqlnorm import normalise_sql_expression
+from lab.targets import Targets
+
+
+def prepare(con: duckdb.DuckDBPyConnection) -> None:
+    """Temporary tables shared by the analyses below (servers, children, per-request)."""
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE servers AS
+           SELECT trace_id, span_id, parent_span_id, coalesce(http_route, name) AS route,
+                  start_unix_ns AS s, end_unix_ns AS e
+           FROM spans WHERE kind = 'SERVER'"""
+    )
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE children AS
+           SELECT sv.span_id AS server_id, sv.route, sv.trace_id, c.db_system,
+                  c.start_unix_ns AS s, c.end_unix_ns AS e,
+                  CASE WHEN c.db_system = 'postgresql'
+                       THEN {normalise_sql_expression("coalesce(c.db_statement, c.name)")} END AS stmt
+           FROM spans c JOIN servers sv
+             ON c.trace_id = sv.trace_id AND c.start_unix_ns >= sv.s AND c.end_unix_ns <= sv.e
+           WHERE c.db_system IN ('postgresql', 'redis')"""  # noqa: S608
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE per_request AS
+           WITH agg AS (
+             SELECT server_id,
+                    sum(e - s) FILTER (WHERE db_system = 'postgresql') AS db_ns,
+                    count(*) FILTER (WHERE db_system = 'postgresql') AS db_n,
+                    sum(e - s) FILTER (WHERE db_system = 'redis') AS redis_ns,
+                    count(*) FILTER (WHERE db_system = 'redis') AS redis_n
+             FROM children GROUP BY server_id)
+           SELECT sv.route, sv.span_id, sv.trace_id, sv.e - sv.s AS server_ns,
+                  cl.end_unix_ns - cl.start_unix_ns AS client_ns,
+                  coalesce(agg.db_ns, 0) AS db_ns, coalesce(agg.db_n, 0) AS db_n,
+                  coalesce(agg.redis_ns, 0) AS redis_ns, coalesce(agg.redis_n, 0) AS redis_n
+           FROM servers sv
+           LEFT JOIN agg ON agg.server_id = sv.span_id
+           LEFT JOIN spans cl ON cl.span_id = sv.parent_span_id AND cl.trace_id = sv.trace_id
+                             AND cl.kind = 'CLIENT'"""
+    )
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    route: str
+    requests: int
+    server_p95_ms: float
+    network_ms: float | None  # mean client - server, None without client spans
+    app_ms: float
+    db_ms: float
+    redis_ms: float
+    db_statements: float  # mean per request
+    db_query_p95_ms: float | None
+
+    @property
+    def total_ms(self) -> float:
+        return (self.network_ms or 0.0) + self.app_ms + self.db_ms + self.redis_ms
+
+    def share(self, part: float | None) -> float:
+        return (part or 0.0) / self.total_ms if self.total_ms > 0 else 0.0
+
+    @property
+    def dominant(self) -> str:
+        parts = {
+            "network+queue": self.network_ms or 0.0,
+            "app code": self.app_ms,
+            "database": self.db_ms,
+            "redis": self.redis_ms,
+        }
+        return max(parts, key=lambda k: parts[k])
+
+
+def breakdown(con: duckdb.DuckDBPyConnection) -> list[Breakdown]:
+    rows = con.execute(
+        """WITH db AS (SELECT route, quantile_cont(e - s, 0.95) / 1e6 AS p95
+                       FROM children WHERE db_system = 'postgresql' GROUP BY route)
+           SELECT pr.route, count(*), quantile_cont(server_ns, 0.95) / 1e6,
+                  avg(greatest(client_ns - server_ns, 0)) / 1e6,
+                  avg(greatest(server_ns - db_ns - redis_ns, 0)) / 1e6,
+                  avg(db_ns) / 1e6, avg(redis_ns) / 1e6, avg(db_n), any_value(db.p95)
+           FROM per_request pr LEFT JOIN db ON db.route = pr.route
+           GROUP BY pr.route ORDER BY avg(server_ns) * count(*) DESC"""
+    ).fetchall()
+    return [
+        Breakdown(
+            route=r[0],
+            requests=int(r[1]),
+            server_p95_ms=float(r[2]),
+            network_ms=None if r[3] is None else float(r[3]),
+            app_ms=float(r[4]),
+            db_ms=float(r[5]),
+            redis_ms=float(r[6]),
+            db_statements=float(r[7]),
+            db_query_p95_ms=None if r[8] is None else float(r[8]),
+        )
+        for r in rows
+    ]
+
+
+def db_query_p95_ms(con: duckdb.DuckDBPyConnection) -> tuple[int, float | None]:
+    """(number of postgresql spans, their p95 in ms) over the whole run."""
+    n, p95 = con.execute(
+        "SELECT count(*), quantile_cont(end_unix_ns - start_unix_ns, 0.95) / 1e6 "
+        "FROM spans WHERE db_system = 'postgresql'"
+    ).fetchone()
+    return int(n), None if p95 is None else float(p95)
+
+
+@dataclass(frozen=True)
+class Statement:
+    statement: str
+    calls: int
+    total_ms: float
+    mean_ms: float
+    p95_ms: float
+    routes: list[str]
+
+
+def top_statements(con: duckdb.DuckDBPyConnection, limit: int = 15) -> list[Statement]:
+    rows = con.execute(
+        f"""SELECT stmt, count(*), sum(e - s) / 1e6, avg(e - s) / 1e6,
+                   quantile_cont(e - s, 0.95) / 1e6, list(DISTINCT route ORDER BY route)
+            FROM children WHERE db_system = 'postgresql'
+            GROUP BY stmt ORDER BY sum(e - s) DESC LIMIT {limit}"""  # noqa: S608
+    ).fetchall()
+    return [
+        Statement(r[0], int(r[1]), float(r[2]), float(r[3]), float(r[4]), list(r[5])) for r in rows
+    ]
+
+
+@dataclass(frozen=True)
+class NPlusOne:
+    route: str
+    statement: str
+    requests_affected: int
+    requests_total: int
+    mean_repeats: float
+    max_repeats: int
+    mean_total_ms: float
+    example_trace_id: str
+
+
+def n_plus_one(con: duckdb.DuckDBPyConnection, targets: Targets) -> list[NPlusOne]:
+    """Sentry's rule: within one server span, >= N sequential, non-overlapping database
+    spans with the same normalised statement whose durations sum above a threshold."""
+    min_total_ns = int(targets.n_plus_one_min_total_ms * 1e6)
+    rows = con.execute(
+        f"""WITH d AS (
+              SELECT server_id, route, trace_id, stmt, s, e,
+                     lag(stmt) OVER w AS prev_stmt, lag(e) OVER w AS prev_e
+              FROM children WHERE db_system = 'postgresql'
+              WINDOW w AS (PARTITION BY server_id ORDER BY s)),
+            g AS (
+              SELECT *, sum(CASE WHEN prev_stmt IS DISTINCT FROM stmt OR s < prev_e THEN 1 ELSE 0 END)
+                        OVER (PARTITION BY server_id ORDER BY s ROWS UNBOUNDED PRECEDING) AS grp
+              FROM d),
+            seqs AS (
+              SELECT server_id, route, trace_id, stmt, count(*) AS n, sum(e - s) AS total
+              FROM g GROUP BY server_id, route, trace_id, stmt, grp
+              HAVING count(*) >= {int(targets.n_plus_one_min_repeats)} AND sum(e - s) > {min_total_ns}),
+            per_route AS (SELECT route, count(*) AS route_requests FROM servers GROUP BY route)
+           SELECT seqs.route, stmt, count(DISTINCT server_id), any_value(per_route.route_requests),
+                  avg(n), max(n), avg(total) / 1e6, arg_max(trace_id, total)
+           FROM seqs JOIN per_route ON per_route.route = seqs.route
+           GROUP BY seqs.route, stmt ORDER BY count(DISTINCT server_id) * avg(total) DESC"""  # noqa: S608
+    ).fetchall()
+    return [
+        NPlusOne(r[0], r[1], int(r[2]), int(r[3]), float(r[4]), int(r[5]), float(r[6]), r[7])
+        for r in rows
+    ]

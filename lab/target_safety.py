@@ -1,0 +1,46 @@
+"""Nobody load-tests production by accident: which targets `lab run` may hit."""
+
+from __future__ import annotations
+
+import ipaddress
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from lab.errors import LabError
+
+# Service names of the Compose lab (docker-compose.perf.yml): reachable only inside it.
+LAB_SERVICE_NAMES = frozenset(
+    {
+        "app", "postgres", "pgbouncer", "redis", "seed", "locust-master", "locust-worker",
+        "jaeger", "prometheus", "postgres-exporter", "pgbouncer-exporter", "redis-exporter",
+        "trace-archive", "grafana",
+    }
+)  # fmt: skip
+
+
+def target_host(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise LabError(f"target {url!r} is not an http(s) URL such as http://127.0.0.1:8000")
+    return parts.hostname.lower()
+
+
+def is_lab_host(host: str) -> bool:
+    """Loopback addresses, `localhost`, and the lab's own Compose service names."""
+    if host == "localhost" or host.endswith(".localhost") or host in LAB_SERVICE_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_target(url: str, allowed: Iterable[str] = ()) -> str:
+    """The target's host when it may be load-tested, else LabError (exit 2)."""
+    host = target_host(url)
+    if is_lab_host(host) or host in {a.lower() for a in allowed}:
+        return host
+    raise LabError(
+        f"target host {host!r} is not loopback or a lab service: "
+        f"pass --allow-target {host} if you really mean to load-test it"
+    )

@@ -29,6 +29,39 @@ help: ## Show this help
 
 ##@ Stack
 
+# Compose lab (docker-compose.perf.yml). LAB_IMAGES=offline uses the images built by
+# `make images-offline` (docker-compose.offline.yml); LAB_PROFILES=grafana adds Grafana.
+LAB_IMAGES ?= default
+LAB_PROFILES ?=
+# Extra CA certificate for image builds: when LAB_EXTRA_CA_CERT is empty (environment, .env,
+# .env.override) and this system bundle exists, builds use it, and lab-up says so.
+LAB_SYSTEM_CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
+LAB_STACK = LAB_IMAGES=$(LAB_IMAGES) LAB_PROFILES="$(LAB_PROFILES)" \
+  LAB_SYSTEM_CA_BUNDLE=$(LAB_SYSTEM_CA_BUNDLE) \
+  $(if $(filter command line environment,$(origin SCALE)),LAB_SCALE=$(SCALE)) \
+  $(if $(filter command line environment,$(origin WORKERS)),LAB_WORKERS=$(WORKERS)) \
+  bash scripts/lab-stack.sh
+
+.PHONY: lab-up
+lab-up: ## Build and start the whole lab, wait until healthy, print URLs (LAB_IMAGES=offline, SCALE=, WORKERS=)
+	@$(LAB_STACK) up
+
+.PHONY: lab-down
+lab-down: ## Stop the lab; PostgreSQL data and the Prometheus TSDB are kept
+	@$(LAB_STACK) down
+
+.PHONY: lab-clean
+lab-clean: ## Stop the lab and delete its volumes (asks first; FORCE=1 skips the question)
+	@FORCE=$(FORCE) $(LAB_STACK) clean
+
+.PHONY: lab-ps
+lab-ps: ## Show the state and health of every lab service
+	@$(LAB_STACK) ps
+
+.PHONY: lab-logs
+lab-logs: ## Recent logs of the lab (SERVICE=app, FOLLOW=1 to follow)
+	@FOLLOW=$(FOLLOW) $(LAB_STACK) logs $(SERVICE)
+
 ##@ Data
 
 ##@ Load

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Create .env from .env.example on first use, replacing every `generate` value with a fresh
+# random secret (hex, so it is safe inside URLs). An existing .env is left alone, and keys
+# that .env.example gained since are appended with their defaults.
+# Usage: scripts/lab-env.sh [ENV_FILE]      (default .env next to .env.example)
+set -euo pipefail
+
+REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+template="$REPO_ROOT/.env.example"
+target="${1:-$REPO_ROOT/.env}"
+
+[[ -f "$template" ]] || { echo "lab-env: $template is missing: restore it from git" >&2; exit 1; }
+
+random_secret() { od -An -N24 -tx1 /dev/urandom | tr -d ' \n'; }
+
+render_line() {
+  local line="$1"
+  if [[ "$line" =~ ^([A-Z0-9_]+)=generate$ ]]; then
+    printf '%s=%s\n' "${BASH_REMATCH[1]}" "$(random_secret)"
+  else
+    printf '%s\n' "$line"
+  fi
+}
+
+if [[ ! -f "$target" ]]; then
+  umask 077
+  tmp="$target.tmp.$$"
+  while IFS= read -r line || [[ -n "$line" ]]; do render_line "$line"; done <"$template" >"$tmp"
+  mv "$tmp" "$target"
+  echo "lab-env: created $target with generated passwords (git-ignored; local changes go in .env.override)" >&2
+  exit 0
+fi
+
+added=()
+while IFS= read -r line || [[ -n "$line" ]]; do
+  [[ "$line" =~ ^([A-Z0-9_]+)= ]] || continue
+  key="${BASH_REMATCH[1]}"
+  if ! grep -q "^$key=" "$target"; then
+    render_line "$line" >>"$target"
+    added+=("$key")
+  fi
+done <"$template"
+if [[ ${#added[@]} -gt 0 ]]; then
+  echo "lab-env: added new settings to $target: ${added[*]}" >&2
+fi

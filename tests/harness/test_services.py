@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -18,6 +19,7 @@ import psycopg2
 import pytest
 import redis
 
+from tests.harness import services as services_module
 from tests.harness.environment import REPO_ROOT, ServiceFacts
 from tests.harness.processes import pid_alive, process_start_ticks
 from tests.harness.registry import RecordedService, RunRecord, RunRegistry
@@ -231,6 +233,17 @@ def test_live_run_record_is_left_alone(tmp_path: Path) -> None:
     assert len(registry.records()) == 1
 
 
+def wait_for_started_run(registry: RunRegistry, timeout: float = 60) -> RunRecord:
+    """The record of a harness run once it has started all three services."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [r for _, r in registry.records() if r and len(r.services) == 3]
+        if found:
+            return found[0]
+        time.sleep(0.1)
+    raise AssertionError(f"no harness run started its three services within {timeout:.0f}s")
+
+
 def test_harness_killed_mid_run_does_not_break_the_next_run(tmp_path: Path) -> None:
     """kill -9 of a real harness run: its services die with it, the next run cleans the rest."""
     env = {**os.environ, "LAB_TEST_REGISTRY_DIR": str(tmp_path / "registry")}
@@ -238,16 +251,8 @@ def test_harness_killed_mid_run_does_not_break_the_next_run(tmp_path: Path) -> N
         [*HARNESS, "sleep", "60"], env=env, cwd=REPO_ROOT, stderr=subprocess.PIPE, text=True
     )
     registry = RunRegistry(tmp_path / "registry")
-    deadline = time.monotonic() + 60
-    record: RunRecord | None = None
-    while time.monotonic() < deadline:
-        found = [r for _, r in registry.records() if r and len(r.services) == 3]
-        if found:
-            record = found[0]
-            break
-        time.sleep(0.1)
     try:
-        assert record is not None, "harness did not start its three services"
+        record = wait_for_started_run(registry)
         victim.send_signal(signal.SIGKILL)
         victim.wait(timeout=10)
         # Its daemons get SIGTERM/SIGINT from the kernel when their parent dies.
@@ -282,3 +287,43 @@ def test_harness_passes_the_exit_code_through(tmp_path: Path) -> None:
     )
     assert result.returncode == 7, result.stderr
     assert "pgbouncer on 127.0.0.1:" in result.stderr
+
+
+def test_a_port_taken_meanwhile_is_retried_with_another(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another engineer's daemon may grab the port between our pick and our bind."""
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", 0))
+        squatter.listen()
+        taken = squatter.getsockname()[1]
+        picks = iter([taken])
+        real_pick = services_module.free_port
+        monkeypatch.setattr(services_module, "free_port", lambda: next(picks, None) or real_pick())
+        server = start_redis(make_run_dir(parent=tmp_path))
+        try:
+            assert server.port != taken
+            assert services_module.redis_ping(server.port)
+        finally:
+            server.stop()
+
+
+def test_sigterm_stops_the_command_and_the_services(tmp_path: Path) -> None:
+    env = {**os.environ, "LAB_TEST_REGISTRY_DIR": str(tmp_path / "registry")}
+    harness = subprocess.Popen(
+        [*HARNESS, "sleep", "60"], env=env, cwd=REPO_ROOT, stderr=subprocess.PIPE, text=True
+    )
+    registry = RunRegistry(tmp_path / "registry")
+    record = wait_for_started_run(registry)
+    try:
+        harness.send_signal(signal.SIGTERM)
+        _, stderr = harness.communicate(timeout=30)
+    finally:
+        if harness.poll() is None:
+            harness.kill()
+            harness.wait()
+    assert harness.returncode == 128 + signal.SIGTERM, stderr
+    assert "services stopped" in stderr
+    assert not any(pid_alive(s.pid) for s in record.services)
+    assert not Path(record.tmpdir).exists()
+    assert registry.records() == []

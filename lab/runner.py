@@ -169,7 +169,14 @@ def lab_env(opts: RunOptions, run_id: str, runs_dir: str) -> dict[str, str]:
         env["LAB_TRACE_SAMPLE_RATIO"] = f"{opts.trace_sample_ratio:g}"
     if opts.scale:
         env["LAB_SCALE"] = opts.scale
-    return env
+    # Unset knobs stay unset: Locust's typed flags reject empty strings, and the profile decides.
+    return {k: v for k, v in env.items() if v}
+
+
+def child_env(extra: dict[str, str]) -> dict[str, str]:
+    """Our environment without empty LAB_* values (e.g. `USERS=` from Make), plus `extra`."""
+    base = {k: v for k, v in os.environ.items() if not (k.startswith("LAB_") and not v)}
+    return {**base, **extra}
 
 
 def local_commands(opts: RunOptions, run_dir: Path) -> list[list[str]]:
@@ -285,17 +292,18 @@ def run_profile(opts: RunOptions) -> int:
     write_atomic(run_dir / RUN_TARGETS_NAME, targets_toml(targets))
     if opts.compose:
         commands = [compose_command()]
-        env = {**os.environ, **lab_env(opts, run_id, "/srv/lab/runs")}
+        env = child_env(lab_env(opts, run_id, "/srv/lab/runs"))
     else:
         commands = local_commands(opts, run_dir)
         paths = [str(REPO_ROOT / "app"), str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]
-        env = {
-            **os.environ,
-            **lab_env(opts, run_id, str(opts.runs_root.resolve())),
-            "PYTHONPATH": os.pathsep.join(p for p in paths if p),
-            # Any free port: other engineers' Locust runs share this machine.
-            "LAB_LOCUST_METRICS_PORT": os.environ.get("LAB_LOCUST_METRICS_PORT", "0"),
-        }
+        env = child_env(
+            {
+                **lab_env(opts, run_id, str(opts.runs_root.resolve())),
+                "PYTHONPATH": os.pathsep.join(p for p in paths if p),
+                # Any free port: other engineers' Locust runs share this machine.
+                "LAB_LOCUST_METRICS_PORT": os.environ.get("LAB_LOCUST_METRICS_PORT") or "0",
+            }
+        )
     meta = initial_meta(
         run_id=run_id, profile=opts.profile, users=opts.users, spawn_rate=opts.spawn_rate,
         duration=opts.duration, workers=opts.workers, scenario=opts.scenario, scale=opts.scale,

@@ -20,6 +20,19 @@ def bearer_client(user: User) -> APIClient:
     return client
 
 
+@pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Users made here hash with MD5: Argon2 costs ~0.5 s per user on a busy 2-core machine.
+
+    The token tests check the credential logic, not the hash; Argon2 verification is still
+    in the list, and the HTML login tests keep it first.
+    """
+    settings.PASSWORD_HASHERS = [
+        "django.contrib.auth.hashers.MD5PasswordHasher",
+        *[h for h in settings.PASSWORD_HASHERS if not h.endswith("MD5PasswordHasher")],
+    ]
+
+
 @pytest.fixture
 def shop(db: None) -> Shop:
     return make_shop(items=6, customers=3)

@@ -120,8 +120,14 @@ class DroppingBatchSpanProcessor(SpanProcessor):
 
 
 def _exporter_from_environ() -> SpanExporter | None:
+    """OTLP/HTTP when an endpoint is configured (as the app does); else propagate only."""
     choice = os.environ.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower()
     if choice in ("", "none"):
+        return None
+    endpoint = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
+    )
+    if choice == "otlp" and not endpoint:
         return None
     if choice == "console":
         from opentelemetry.sdk.trace.export import ConsoleSpanExporter

@@ -66,7 +66,71 @@ lab-logs: ## Recent logs of the lab (SERVICE=app, FOLLOW=1 to follow)
 
 ##@ Load
 
+# `make load` drives Locust through `lab run` (run id, meta.json, live progress, report).
+# USERS/SPAWN_RATE/DURATION are passed only when given (`make smoke USERS=5`), so each
+# profile keeps its own defaults; RUN_MODE=local runs Locust here against TARGET.
+RUN_MODE ?= compose
+TARGET ?=
+LAB_RUN_ARGS ?=
+_lab_knob = $(if $(filter-out default file,$(origin $(1))),$(2) $($(1)))
+_lab_run_flags = --$(RUN_MODE) \
+  $(call _lab_knob,USERS,--users) $(call _lab_knob,SPAWN_RATE,--spawn-rate) \
+  $(call _lab_knob,DURATION,--duration) $(if $(SCENARIO),--scenario $(SCENARIO)) \
+  $(if $(filter compose,$(RUN_MODE)),--workers $(WORKERS)) --scale $(SCALE) \
+  $(if $(TARGET),--target $(TARGET)) $(LAB_RUN_ARGS)
+
+.PHONY: run
+run: ## Run PROFILE=<name> (helper of the targets below; LAB_RUN_ARGS='--allow-target HOST')
+	$(VENV_PY) -m lab run --profile $(PROFILE) $(_lab_run_flags)
+
+.PHONY: smoke
+smoke: ## A few users for a minute: is everything wired? (USERS, DURATION, RUN_MODE=local)
+	@$(MAKE) --no-print-directory run PROFILE=smoke
+
+.PHONY: load
+load: ## Expected load, steady plateau (USERS, SPAWN_RATE, DURATION, WORKERS, SCENARIO)
+	@$(MAKE) --no-print-directory run PROFILE=load
+
+.PHONY: stress
+stress: ## Step the users up to find the breaking point
+	@$(MAKE) --no-print-directory run PROFILE=stress
+
+.PHONY: spike
+spike: ## A sudden burst of users, then back down
+	@$(MAKE) --no-print-directory run PROFILE=spike
+
+.PHONY: soak
+soak: ## A long plateau for leaks and drift (DURATION=2h), then `make soak-verdict RUN=...`
+	@$(MAKE) --no-print-directory run PROFILE=soak
+
 ##@ Results
+
+PROMETHEUS ?=
+JAEGER_URL ?=
+_lab_prom = $(if $(PROMETHEUS),--prometheus $(PROMETHEUS))
+
+.PHONY: report
+report: ## report.html + summary.md of a run (RUN=<id>, PROMETHEUS=url, JAEGER_URL=url)
+	@test -n "$(RUN)" || { echo "make report: set RUN=<run id> (see make runs)" >&2; exit 2; }
+	$(VENV_PY) -m lab report $(RUN) $(_lab_prom) $(if $(JAEGER_URL),--jaeger-url $(JAEGER_URL))
+
+.PHONY: compare
+compare: ## Compare runs A=<id> B=<id> with bootstrap CIs (FAIL_ON=10% gates on regressions)
+	@test -n "$(A)" -a -n "$(B)" || { echo "make compare: set A=<run id> B=<run id>" >&2; exit 2; }
+	$(VENV_PY) -m lab compare $(A) $(B) $(if $(FAIL_ON),--fail-on-regression $(FAIL_ON))
+
+.PHONY: runs
+runs: ## List runs: profile, duration, requests, p95, verdict
+	$(VENV_PY) -m lab runs
+
+.PHONY: soak-verdict
+soak-verdict: ## Memory slopes, latency/error/PgBouncer drift of RUN=<id> (PROMETHEUS=url)
+	@test -n "$(RUN)" || { echo "make soak-verdict: set RUN=<run id> (see make runs)" >&2; exit 2; }
+	$(VENV_PY) -m lab soak-verdict $(RUN) $(_lab_prom)
+
+.PHONY: bench-report
+bench-report: ## lab report on 1M generated requests + 1M spans: seconds and peak RSS
+	$(VENV_PY) bench/bench_report.py $(BENCH_ARGS)
 
 ##@ Dev
 

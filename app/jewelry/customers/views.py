@@ -6,6 +6,7 @@ from django import forms
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
 from jewelry.core.listing import PageQueryForm, bad_request_on_invalid_query, clean_query, page_of
 from jewelry.customers.models import Customer
@@ -24,6 +25,7 @@ class CustomerQueryForm(PageQueryForm):
     q = forms.CharField(max_length=MAX_SEARCH_LENGTH, required=False)
 
 
+@require_safe
 @login_required
 @bad_request_on_invalid_query
 def customer_index(request: HttpRequest) -> HttpResponse:
@@ -32,6 +34,7 @@ def customer_index(request: HttpRequest) -> HttpResponse:
     return render(request, "customers/customer_list.html", {"page_obj": page, "q": query["q"]})
 
 
+@require_safe
 @login_required
 def customer_profile(request: HttpRequest, pk: int) -> HttpResponse:
     try:

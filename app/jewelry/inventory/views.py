@@ -6,6 +6,7 @@ from django import forms
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
 from jewelry.core.listing import (
     MAX_DB_ID,
@@ -35,6 +36,7 @@ class InventoryQueryForm(PageQueryForm):
     q = forms.CharField(max_length=MAX_SEARCH_LENGTH, required=False)
 
 
+@require_safe
 @login_required
 @bad_request_on_invalid_query
 def item_list(request: HttpRequest) -> HttpResponse:
@@ -50,6 +52,7 @@ def item_list(request: HttpRequest) -> HttpResponse:
     return render(request, "inventory/item_list.html", context)
 
 
+@require_safe
 @login_required
 def item_page(request: HttpRequest, pk: int) -> HttpResponse:
     try:
@@ -59,6 +62,7 @@ def item_page(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "inventory/item_detail.html", {"item": item})
 
 
+@require_safe
 @login_required
 @bad_request_on_invalid_query
 def low_stock(request: HttpRequest) -> HttpResponse:

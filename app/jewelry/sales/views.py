@@ -8,12 +8,14 @@ from __future__ import annotations
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.views.decorators.http import require_safe
 
 from jewelry.core.listing import PageQueryForm, bad_request_on_invalid_query, clean_query, page_of
 from jewelry.sales.models import Sale
 from jewelry.sales.selectors import sale_detail, sale_list
 
 
+@require_safe
 @login_required
 @bad_request_on_invalid_query
 def sale_index(request: HttpRequest) -> HttpResponse:
@@ -22,6 +24,7 @@ def sale_index(request: HttpRequest) -> HttpResponse:
     return render(request, "sales/sale_list.html", {"page_obj": page})
 
 
+@require_safe
 @login_required
 def sale_page(request: HttpRequest, pk: int) -> HttpResponse:
     try:

@@ -18,7 +18,7 @@ class LoginForm(AuthenticationForm):
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields["username"].label = "E-mail"
-        self.fields["username"].widget.attrs.update({"autocomplete": "email", "type": "email"})
+        self.fields["username"].widget.attrs["autocomplete"] = "email"
 
     def confirm_login_allowed(self, user: User) -> None:  # type: ignore[override]
         super().confirm_login_allowed(user)

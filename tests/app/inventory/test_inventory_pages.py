@@ -240,3 +240,8 @@ def test_detail_and_low_stock_query_counts(
         make_item(shop, index=70 + i, quantity=1)
     with django_assert_num_queries(4):  # user, tenant, count, page (joined)
         shop_client.get("/inventory/low-stock/")
+
+
+@pytest.mark.parametrize("path", ["/inventory/", "/inventory/low-stock/", "/dashboard/"])
+def test_read_only_pages_refuse_post(shop_client: Client, shop: Shop, path: str) -> None:
+    assert shop_client.post(path).status_code == 405

@@ -39,10 +39,17 @@ def main() -> int:
     root = Path(tempfile.mkdtemp(prefix="bench-report-"))
     run_dir = root / "20260101-000000-load-be0c"
     try:
-        print(f"generating {args.requests:,} requests and ~{args.spans:,} spans in {run_dir} ...", flush=True)
+        print(
+            f"generating {args.requests:,} requests and ~{args.spans:,} spans in {run_dir} ...",
+            flush=True,
+        )
         started = time.perf_counter()
-        write_meta(run_dir, started_at="2026-01-01T00:00:00+00:00", ended_at="2026-01-01T01:00:00+00:00")
-        generate_bulk_requests(run_dir, args.requests, start_us=START_US, duration_s=DURATION_S, parts=20)
+        write_meta(
+            run_dir, started_at="2026-01-01T00:00:00+00:00", ended_at="2026-01-01T01:00:00+00:00"
+        )
+        generate_bulk_requests(
+            run_dir, args.requests, start_us=START_US, duration_s=DURATION_S, parts=20
+        )
         generate_bulk_spans(run_dir, args.spans, start_us=START_US, duration_s=DURATION_S, parts=20)
         print(f"generated in {time.perf_counter() - started:.1f} s", flush=True)
 

@@ -127,7 +127,8 @@ def regressions(rows: list[Row], threshold: float) -> list[str]:
         for label, est in (("p50", row.p50), ("p95", row.p95)):
             if est is not None and est.significant and est.ratio > 1 + threshold:
                 found.append(
-                    f"{row.label} {label}: {est.verdict()} (CI of ratio {est.ratio_ci[0]:.2f}-{est.ratio_ci[1]:.2f})"
+                    f"{row.label} {label}: {est.verdict()} "
+                    f"(CI of ratio {est.ratio_ci[0]:.2f}-{est.ratio_ci[1]:.2f})"
                 )
     return found
 
@@ -205,8 +206,10 @@ def promql(run_ids: list[str]) -> str:
     selector = "|".join(run_ids)
     return "\n".join(
         [
-            "PromQL to see these runs side by side in Prometheus (Graph tab, or the Grafana compare dashboard):",
-            f'  histogram_quantile(0.95, sum by (run_id, name, le) (rate(locust_request_duration_seconds_bucket{{run_id=~"{selector}"}}[1m])))',
+            "PromQL to see these runs side by side in Prometheus (Graph tab)"
+            " or in the Grafana compare dashboard:",
+            "  histogram_quantile(0.95, sum by (run_id, name, le) "
+            f'(rate(locust_request_duration_seconds_bucket{{run_id=~"{selector}"}}[1m])))',
             f'  sum by (run_id) (rate(locust_requests_total{{run_id=~"{selector}"}}[1m]))',
             f'  sum by (run_id) (rate(locust_failures_total{{run_id=~"{selector}"}}[1m]))',
         ]

@@ -47,7 +47,8 @@ class Prometheus:
         except (urllib.error.URLError, OSError, ValueError) as exc:
             reason = getattr(exc, "reason", exc)
             raise PrometheusUnavailable(
-                f"Prometheus unreachable at {self.base_url} ({reason}); start the lab or pass --prometheus URL"
+                f"Prometheus unreachable at {self.base_url} ({reason}); "
+                "start the lab or pass --prometheus URL"
             ) from exc
         if body.get("status") != "success":
             raise PrometheusUnavailable(f"Prometheus query failed: {body.get('error', body)}")

@@ -13,10 +13,12 @@ if TYPE_CHECKING:
 
 CSS = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}
-table{border-collapse:collapse;margin:.5em 0 1.5em}td,th{border:1px solid #ccc;padding:3px 7px;font-size:13px}
+table{border-collapse:collapse;margin:.5em 0 1.5em}
+td,th{border:1px solid #ccc;padding:3px 7px;font-size:13px}
 th{background:#f3f3f3}td.n{text-align:right;font-variant-numeric:tabular-nums}
 .PASS{color:#070}.FAIL,.UNTRUSTWORTHY{color:#b00}.PARTIAL{color:#b60}.fail{background:#fdd}
-code{font-size:12px}.note{color:#666;font-style:italic}.banner{padding:.6em;border:2px solid #b60;background:#fff5e0}
+code{font-size:12px}.note{color:#666;font-style:italic}
+.banner{padding:.6em;border:2px solid #b60;background:#fff5e0}
 """
 
 
@@ -66,13 +68,15 @@ def render_html(r: Report) -> str:
         "target": meta.get("target"),
         "git": meta.get("git_rev"),
         "status": r.health.status,
-        "window (UTC)": f"{datetime.fromtimestamp(r.start, UTC):%Y-%m-%d %H:%M:%S} + {r.duration_s:.0f} s",
+        "window (UTC)": f"{datetime.fromtimestamp(r.start, UTC):%Y-%m-%d %H:%M:%S}"
+        f" + {r.duration_s:.0f} s",
         "requests": f"{r.totals.count} ({r.totals.rps:.1f}/s), {r.totals.failure_ratio:.2%} failed",
         "p50 / p95 / p99 / max ms": f"{r.totals.p50_ms:.1f} / {r.totals.p95_ms:.1f} / "
         f"{r.totals.p99_ms:.1f} / {r.totals.max_ms:.1f}",
         "database query p95": "not measured (no spans)"
         if r.db_p95_ms is None
-        else f"{r.db_p95_ms:.1f} ms over {r.db_spans} spans (target < {r.targets.db_query_p95_ms:.0f} ms)",
+        else f"{r.db_p95_ms:.1f} ms over {r.db_spans} spans "
+        f"(target < {r.targets.db_query_p95_ms:.0f} ms)",
     }
     out.append(
         _table(["", ""], [f"<tr><th>{_e(k)}</th><td>{_e(v)}</td></tr>" for k, v in facts.items()])
@@ -87,9 +91,11 @@ def render_html(r: Report) -> str:
     for s in r.names:
         cls = "" if s.passed else " class='fail'"
         rows.append(
-            f"<tr{cls}><td>{_e(s.method)} {_e(s.name)}</td>{_n(s.count, '{:d}')}{_n(s.failures, '{:d}')}"
+            f"<tr{cls}><td>{_e(s.method)} {_e(s.name)}</td>"
+            f"{_n(s.count, '{:d}')}{_n(s.failures, '{:d}')}"
             f"{_n(s.p50_ms)}{_n(s.p95_ms)}{_n(s.p99_ms)}{_n(s.max_ms)}{_n(s.rps, '{:.2f}')}"
-            f"<td>{s.kind} &lt; {s.target_p95_ms:.0f}</td><td>{'pass' if s.passed else 'FAIL'}</td></tr>"
+            f"<td>{s.kind} &lt; {s.target_p95_ms:.0f}</td>"
+            f"<td>{'pass' if s.passed else 'FAIL'}</td></tr>"
         )
     out.append(
         _table(
@@ -133,13 +139,15 @@ def render_html(r: Report) -> str:
     out.append("<h2>Where the time goes</h2>")
     if r.breakdown:
         out.append(
-            "<p class='note'>mean ms per traced request: network+queue = Locust client span - server span; "
+            "<p class='note'>mean ms per traced request: "
+            "network+queue = Locust client span - server span; "
             "database / Redis = their spans inside the server span; app = the rest. Bar: "
             "<span style='color:#1f77b4'>network</span> <span style='color:#d62728'>app</span> "
             "<span style='color:#2ca02c'>db</span> <span style='color:#ff7f0e'>redis</span></p>"
         )
         rows = [
-            f"<tr><td>{_e(b.route)}</td>{_n(b.requests, '{:d}')}{_n(b.server_p95_ms)}{_n(b.network_ms)}"
+            f"<tr><td>{_e(b.route)}</td>{_n(b.requests, '{:d}')}"
+            f"{_n(b.server_p95_ms)}{_n(b.network_ms)}"
             f"{_n(b.app_ms)}{_n(b.db_ms)}{_n(b.redis_ms)}{_n(b.db_statements)}{_n(b.db_query_p95_ms)}"
             f"<td>{_e(b.dominant)}</td><td>"
             + stacked_bar(
@@ -177,8 +185,9 @@ def render_html(r: Report) -> str:
     if r.statements:
         out.append("<h2>Top statements by total time</h2>")
         rows = [
-            f"<tr><td><code>{_e(s.statement[:300])}</code></td>{_n(s.calls, '{:d}')}{_n(s.total_ms)}"
-            f"{_n(s.mean_ms, '{:.2f}')}{_n(s.p95_ms, '{:.2f}')}<td>{_e(', '.join(s.routes[:8]))}</td></tr>"
+            f"<tr><td><code>{_e(s.statement[:300])}</code></td>"
+            f"{_n(s.calls, '{:d}')}{_n(s.total_ms)}{_n(s.mean_ms, '{:.2f}')}"
+            f"{_n(s.p95_ms, '{:.2f}')}<td>{_e(', '.join(s.routes[:8]))}</td></tr>"
             for s in r.statements
         ]
         out.append(
@@ -190,14 +199,16 @@ def render_html(r: Report) -> str:
 
     out.append("<h2>N+1 findings</h2>")
     out.append(
-        f"<p class='note'>rule: within one server span, &ge; {r.targets.n_plus_one_min_repeats} sequential, "
+        "<p class='note'>rule: within one server span, "
+        f"&ge; {r.targets.n_plus_one_min_repeats} sequential, "
         f"non-overlapping database spans with the same normalised statement totalling "
         f"&gt; {r.targets.n_plus_one_min_total_ms:g} ms</p>"
     )
     if r.n_plus_one:
         rows = [
             f"<tr><td>{_e(f.route)}</td><td><code>{_e(f.statement[:300])}</code></td>"
-            f"{_n(f.mean_repeats)}{_n(f.max_repeats, '{:d}')}<td>{f.requests_affected}/{f.requests_total}</td>"
+            f"{_n(f.mean_repeats)}{_n(f.max_repeats, '{:d}')}"
+            f"<td>{f.requests_affected}/{f.requests_total}</td>"
             f"{_n(f.mean_total_ms)}{_trace_cell(r, f.example_trace_id)}</tr>"
             for f in r.n_plus_one
         ]
@@ -220,7 +231,8 @@ def render_html(r: Report) -> str:
 
     out.append("<h2>Slowest requests</h2>")
     rows = [
-        f"<tr><td>{datetime.fromtimestamp(s.ts_us / 1e6, UTC):%H:%M:%S.%f}</td><td>{_e(s.method)} {_e(s.name)}</td>"
+        f"<tr><td>{datetime.fromtimestamp(s.ts_us / 1e6, UTC):%H:%M:%S.%f}</td>"
+        f"<td>{_e(s.method)} {_e(s.name)}</td>"
         f"{_n(s.ms)}<td>{_e(s.status)}</td>{_trace_cell(r, s.trace_id)}</tr>"
         for s in r.slowest
     ]
@@ -229,7 +241,8 @@ def render_html(r: Report) -> str:
     out.append("<h2>Infrastructure (Prometheus)</h2>")
     if r.prometheus:
         rows = [
-            f"<tr><td>{_e(p.label)}</td><td>{'-' if p.value is None else f'{p.value:.3g} {_e(p.unit)}'}</td>"
+            f"<tr><td>{_e(p.label)}</td>"
+            f"<td>{'-' if p.value is None else f'{p.value:.3g} {_e(p.unit)}'}</td>"
             f"<td class='note'>{_e(p.note)}</td><td><code>{_e(p.query)}</code></td></tr>"
             for p in r.prometheus
         ]
@@ -243,7 +256,8 @@ def render_html(r: Report) -> str:
         health.append(f"<tr><td>Locust exit code</td><td>{r.health.locust_exit_code}</td></tr>")
     for kind, count in sorted(r.health.event_counts.items()):
         health.append(
-            f"<tr><td>event {_e(kind)}</td><td>{count} (e.g. {_e(r.health.event_examples[kind])})</td></tr>"
+            f"<tr><td>event {_e(kind)}</td>"
+            f"<td>{count} (e.g. {_e(r.health.event_examples[kind])})</td></tr>"
         )
     if r.health.bad_event_lines:
         health.append(

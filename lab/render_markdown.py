@@ -53,21 +53,24 @@ def render_markdown(r: Report) -> str:
         lines += [
             "## Where the time goes (mean ms per request, from spans)",
             "",
-            "| route | traced | network+queue | app | db | redis | db stmts/req | db p95 | dominant |",
+            "| route | traced | network+queue | app | db | redis | db stmts/req | db p95 "
+            "| dominant |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
         for b in r.breakdown:
             lines.append(
-                f"| {b.route} | {b.requests} | {_ms(b.network_ms)} | {b.app_ms:.1f} | {b.db_ms:.1f} | "
-                f"{b.redis_ms:.1f} | {b.db_statements:.1f} | {_ms(b.db_query_p95_ms)} | {b.dominant} |"
+                f"| {b.route} | {b.requests} | {_ms(b.network_ms)} | {b.app_ms:.1f} "
+                f"| {b.db_ms:.1f} | {b.redis_ms:.1f} | {b.db_statements:.1f} "
+                f"| {_ms(b.db_query_p95_ms)} | {b.dominant} |"
             )
         lines.append("")
     if r.n_plus_one:
         lines += ["## N+1 findings", ""]
         for f in r.n_plus_one:
             lines.append(
-                f"- `{f.route}`: {f.mean_repeats:.0f}x (max {f.max_repeats}) `{f.statement[:160]}` in "
-                f"{f.requests_affected}/{f.requests_total} traced requests, {f.mean_total_ms:.1f} ms each; "
+                f"- `{f.route}`: {f.mean_repeats:.0f}x (max {f.max_repeats}) "
+                f"`{f.statement[:160]}` in {f.requests_affected}/{f.requests_total} "
+                f"traced requests, {f.mean_total_ms:.1f} ms each; "
                 f"example trace `{f.example_trace_id}`"
             )
         lines.append("")

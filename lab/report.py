@@ -64,11 +64,13 @@ class Report:
                 )
         if self.totals.count and self.totals.failure_ratio >= self.targets.failure_ratio:
             found.append(
-                f"overall failure ratio {self.totals.failure_ratio:.2%} >= {self.targets.failure_ratio:.0%}"
+                f"overall failure ratio {self.totals.failure_ratio:.2%} "
+                f">= {self.targets.failure_ratio:.0%}"
             )
         if self.db_p95_ms is not None and self.db_p95_ms >= self.targets.db_query_p95_ms:
             found.append(
-                f"database query p95 {self.db_p95_ms:.1f} ms >= {self.targets.db_query_p95_ms:.0f} ms"
+                f"database query p95 {self.db_p95_ms:.1f} ms "
+                f">= {self.targets.db_query_p95_ms:.0f} ms"
             )
         if self.soak is not None and not self.soak.passed:
             found.extend(f"soak: {p}" for p in self.soak.problems)
@@ -138,7 +140,10 @@ def build(
         report.prometheus = figures(prom, report.run_id, start, end)
         missing = [f for f in report.prometheus if f.value is None]
         if missing:
-            report.prometheus_note = f"{len(missing)} of {len(report.prometheus)} Prometheus figures could not be fetched"
+            fetched = len(report.prometheus)
+            report.prometheus_note = (
+                f"{len(missing)} of {fetched} Prometheus figures could not be fetched"
+            )
         if report.meta.get("profile") == "soak":
             from lab.soak import verdict_for_run  # soak analysis is only needed for soak runs
 

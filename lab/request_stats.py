@@ -82,7 +82,7 @@ def run_window_us(con: duckdb.DuckDBPyConnection) -> tuple[int, int]:
 
 def totals(con: duckdb.DuckDBPyConnection, duration_s: float) -> Totals:
     row = con.execute(
-        f"SELECT {_STATS_SQL}, min(ts_start_us), max(ts_start_us) FROM requests"
+        f"SELECT {_STATS_SQL}, min(ts_start_us), max(ts_start_us) FROM requests"  # noqa: S608
     ).fetchone()
     n = int(row[0])
     return Totals(
@@ -102,7 +102,7 @@ def per_name(
     con: duckdb.DuckDBPyConnection, targets: Targets, duration_s: float
 ) -> list[NameStats]:
     rows = con.execute(
-        f"SELECT coalesce(method, ''), name, {_STATS_SQL} FROM requests "
+        f"SELECT coalesce(method, ''), name, {_STATS_SQL} FROM requests "  # noqa: S608
         "GROUP BY ALL ORDER BY name, 1"
     ).fetchall()
     return [
@@ -181,11 +181,13 @@ class SlowRequest:
 def slowest(con: duckdb.DuckDBPyConnection, limit: int = 10) -> list[SlowRequest]:
     """Slowest requests, preferring ones with a trace id so each can be opened in Jaeger."""
     rows = con.execute(
-        f"""SELECT ts_start_us, coalesce(method, ''), name, response_time_us / 1000.0, status, trace_id
+        f"""SELECT ts_start_us, coalesce(method, ''), name, response_time_us / 1000.0,
+                   status, trace_id
             FROM requests ORDER BY response_time_us DESC LIMIT {limit}"""  # noqa: S608
     ).fetchall()
     traced = con.execute(
-        f"""SELECT ts_start_us, coalesce(method, ''), name, response_time_us / 1000.0, status, trace_id
+        f"""SELECT ts_start_us, coalesce(method, ''), name, response_time_us / 1000.0,
+                   status, trace_id
             FROM requests WHERE trace_id IS NOT NULL
             ORDER BY response_time_us DESC LIMIT {limit}"""  # noqa: S608
     ).fetchall()

@@ -91,7 +91,8 @@ def _load_table(
         # union_by_name: parts written by different versions may order or add columns.
         source = f"read_parquet({_sql_list(remaining)}, union_by_name = true)"
         try:
-            present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
+            described = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()  # noqa: S608
+            present = {row[0] for row in described}
             select = ", ".join(c if c in present else f"NULL AS {c}" for c in cols)
             con.execute(f"INSERT INTO {table} SELECT {select} FROM {source}")  # noqa: S608
             return remaining

@@ -229,7 +229,7 @@ class _Processes:
                     stdout=self.log,
                     stderr=subprocess.STDOUT,
                     start_new_session=True,
-                )  # fmt: skip
+                )
             )
 
     @property
@@ -305,13 +305,22 @@ def run_profile(opts: RunOptions) -> int:
             }
         )
     meta = initial_meta(
-        run_id=run_id, profile=opts.profile, users=opts.users, spawn_rate=opts.spawn_rate,
-        duration=opts.duration, workers=opts.workers, scenario=opts.scenario, scale=opts.scale,
-        target=opts.target_url, mode=opts.mode, command=commands[0],
-    )  # fmt: skip
+        run_id=run_id,
+        profile=opts.profile,
+        users=opts.users,
+        spawn_rate=opts.spawn_rate,
+        duration=opts.duration,
+        workers=opts.workers,
+        scenario=opts.scenario,
+        scale=opts.scale,
+        target=opts.target_url,
+        mode=opts.mode,
+        command=commands[0],
+    )
     write_meta(run_dir, meta)
     print(
-        f"run {run_id}: profile {opts.profile} against {opts.target_url} ({opts.mode}); results in {run_dir}"
+        f"run {run_id}: profile {opts.profile} against {opts.target_url} ({opts.mode}); "
+        f"results in {run_dir}"
     )
     started = time.monotonic()
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -353,7 +362,8 @@ def run_profile(opts: RunOptions) -> int:
         return EXIT_INTERRUPTED
     if code == EXIT_OK and exit_code not in (0, None):
         print(
-            f"Locust reported a failed check or error (exit {exit_code}): see {run_dir / 'locust' / 'locust.log'}"
+            f"Locust reported a failed check or error (exit {exit_code}): "
+            f"see {run_dir / 'locust' / 'locust.log'}"
         )
         return EXIT_BREACH
     return code

@@ -70,7 +70,8 @@ class MemoryTrend:
         mib = 1024 * 1024
         lo, hi = (v / mib for v in self.ci_per_hour)
         text = (
-            f"{self.process}: {self.slope_per_hour / mib:+.2f} MiB/h (95% CI {lo:+.2f} to {hi:+.2f}), "
+            f"{self.process}: {self.slope_per_hour / mib:+.2f} MiB/h "
+            f"(95% CI {lo:+.2f} to {hi:+.2f}), "
             f"now {self.last_bytes / mib:.0f} MiB"
         )
         if self.hours_to_limit is not None:
@@ -200,7 +201,8 @@ def record_drifts(
         ratios[0],
         ratios[1],
         ratios[1] - ratios[0] > targets.error_drift_max_points,
-        f"{label}: {ratios[0]:.2%} -> {ratios[1]:.2%} (limit +{targets.error_drift_max_points:.0%})",
+        f"{label}: {ratios[0]:.2%} -> {ratios[1]:.2%} "
+        f"(limit +{targets.error_drift_max_points:.0%})",
     )
     return [latency, errors], []
 
@@ -227,7 +229,8 @@ def pgbouncer_drift(
             a,
             b,
             b - a > targets.pgbouncer_wait_drift_max_s,
-            f"{label}: {a * 1000:.1f} -> {b * 1000:.1f} ms (limit +{targets.pgbouncer_wait_drift_max_s * 1000:.0f} ms)",
+            f"{label}: {a * 1000:.1f} -> {b * 1000:.1f} ms "
+            f"(limit +{targets.pgbouncer_wait_drift_max_s * 1000:.0f} ms)",
         )
     ], []
 

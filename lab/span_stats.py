@@ -15,6 +15,8 @@ import duckdb
 from lab.sqlnorm import normalise_sql_expression
 from lab.targets import Targets
 
+NORMALISED_STATEMENT = normalise_sql_expression("coalesce(c.db_statement, c.name)")
+
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
     """Temporary tables shared by the analyses below (servers, children, per-request)."""
@@ -29,7 +31,7 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
            SELECT sv.span_id AS server_id, sv.route, sv.trace_id, c.db_system,
                   c.start_unix_ns AS s, c.end_unix_ns AS e,
                   CASE WHEN c.db_system = 'postgresql'
-                       THEN {normalise_sql_expression("coalesce(c.db_statement, c.name)")} END AS stmt
+                       THEN {NORMALISED_STATEMENT} END AS stmt
            FROM spans c JOIN servers sv
              ON c.trace_id = sv.trace_id AND c.start_unix_ns >= sv.s AND c.end_unix_ns <= sv.e
            WHERE c.db_system IN ('postgresql', 'redis')"""  # noqa: S608
@@ -165,13 +167,15 @@ def n_plus_one(con: duckdb.DuckDBPyConnection, targets: Targets) -> list[NPlusOn
               FROM children WHERE db_system = 'postgresql'
               WINDOW w AS (PARTITION BY server_id ORDER BY s)),
             g AS (
-              SELECT *, sum(CASE WHEN prev_stmt IS DISTINCT FROM stmt OR s < prev_e THEN 1 ELSE 0 END)
+              SELECT *,
+                     sum(CASE WHEN prev_stmt IS DISTINCT FROM stmt OR s < prev_e THEN 1 ELSE 0 END)
                         OVER (PARTITION BY server_id ORDER BY s ROWS UNBOUNDED PRECEDING) AS grp
               FROM d),
             seqs AS (
               SELECT server_id, route, trace_id, stmt, count(*) AS n, sum(e - s) AS total
               FROM g GROUP BY server_id, route, trace_id, stmt, grp
-              HAVING count(*) >= {int(targets.n_plus_one_min_repeats)} AND sum(e - s) > {min_total_ns}),
+              HAVING count(*) >= {int(targets.n_plus_one_min_repeats)}
+                 AND sum(e - s) > {min_total_ns}),
             per_route AS (SELECT route, count(*) AS route_requests FROM servers GROUP BY route)
            SELECT seqs.route, stmt, count(DISTINCT server_id), any_value(per_route.route_requests),
                   avg(n), max(n), avg(total) / 1e6, arg_max(trace_id, total)

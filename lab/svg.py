@@ -54,7 +54,8 @@ def line_chart(
             f'<line x1="{left}" x2="{left + plot_w}" y1="{y:.1f}" y2="{y:.1f}" stroke="#ddd"/>'
         )
         parts.append(
-            f'<text x="{left - 4}" y="{y + 4:.1f}" font-size="10" text-anchor="end">{y1 * frac:g}</text>'
+            f'<text x="{left - 4}" y="{y + 4:.1f}" font-size="10" text-anchor="end">'
+            f"{y1 * frac:g}</text>"
         )
     parts.append(
         f'<text x="{left + plot_w}" y="{height - 4}" font-size="10" text-anchor="end">'
@@ -84,8 +85,10 @@ def stacked_bar(
     for i, (label, value) in enumerate(parts_ms):
         w = value / total * width
         rects.append(
-            f'<rect x="{x:.1f}" y="0" width="{w:.1f}" height="{height}" fill="{PALETTE[i % len(PALETTE)]}">'
+            f'<rect x="{x:.1f}" y="0" width="{w:.1f}" height="{height}" '
+            f'fill="{PALETTE[i % len(PALETTE)]}">'
             f"<title>{escape(label)}: {value:.1f} ms</title></rect>"
         )
         x += w
-    return f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">{"".join(rects)}</svg>'
+    head = f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}">'
+    return head + "".join(rects) + "</svg>"

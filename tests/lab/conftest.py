@@ -79,7 +79,14 @@ def backfilled_prometheus(
         source = base / "input.om"
         source.write_text(openmetrics)
         subprocess.run(
-            [find_program("promtool"), "tsdb", "create-blocks-from", "openmetrics", str(source), str(data)],
+            [
+                find_program("promtool"),
+                "tsdb",
+                "create-blocks-from",
+                "openmetrics",
+                str(source),
+                str(data),
+            ],
             check=True,
             capture_output=True,
             timeout=120,

@@ -20,7 +20,9 @@ def _one_line(result: CliResult) -> str:
 def _good_run(root: Path, run_id: str = "20260101-000000-load-bad0") -> Path:
     run_dir = root / run_id
     write_meta(run_dir)
-    write_request_part(run_dir, request_rows("/dashboard/", [float(v) for v in range(1, 201)], start_us=T0_US))
+    write_request_part(
+        run_dir, request_rows("/dashboard/", [float(v) for v in range(1, 201)], start_us=T0_US)
+    )
     return run_dir
 
 
@@ -31,7 +33,9 @@ def test_unknown_run(lab_cli: Callable[..., CliResult]) -> None:
         assert "unknown run 'nope'" in _one_line(result)
 
 
-def test_partial_run_gets_a_partial_report(runs_root: Path, lab_cli: Callable[..., CliResult]) -> None:
+def test_partial_run_gets_a_partial_report(
+    runs_root: Path, lab_cli: Callable[..., CliResult]
+) -> None:
     run_dir = _good_run(runs_root)
     write_meta(run_dir, status="running", ended_at=None)  # the run crashed: never finished
     result = lab_cli("report", run_dir.name)
@@ -49,7 +53,9 @@ def test_run_without_meta_is_partial(runs_root: Path, lab_cli: Callable[..., Cli
     assert "meta.json missing" in result.out
 
 
-def test_corrupted_parts_are_skipped_and_named(runs_root: Path, lab_cli: Callable[..., CliResult]) -> None:
+def test_corrupted_parts_are_skipped_and_named(
+    runs_root: Path, lab_cli: Callable[..., CliResult]
+) -> None:
     run_dir = _good_run(runs_root)
     write_request_part(run_dir, request_rows("/sales/", [5.0] * 10, start_us=T0_US), "w9", 1)
     truncated = run_dir / "requests" / "w9" / "part-000002.parquet"
@@ -69,7 +75,9 @@ def test_corrupted_parts_are_skipped_and_named(runs_root: Path, lab_cli: Callabl
     assert str(truncated) in (run_dir / "report.html").read_text()
 
 
-def test_part_missing_required_columns_is_skipped(runs_root: Path, lab_cli: Callable[..., CliResult]) -> None:
+def test_part_missing_required_columns_is_skipped(
+    runs_root: Path, lab_cli: Callable[..., CliResult]
+) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
 
@@ -82,7 +90,9 @@ def test_part_missing_required_columns_is_skipped(runs_root: Path, lab_cli: Call
     assert "200 requests" in result.out
 
 
-def test_prometheus_unreachable(runs_root: Path, lab_cli: Callable[..., CliResult], free_port: int) -> None:
+def test_prometheus_unreachable(
+    runs_root: Path, lab_cli: Callable[..., CliResult], free_port: int
+) -> None:
     run_dir = _good_run(runs_root)
     before = tree_digest(run_dir)
     url = f"http://127.0.0.1:{free_port}"
@@ -97,7 +107,9 @@ def test_prometheus_unreachable(runs_root: Path, lab_cli: Callable[..., CliResul
     assert "Prometheus unreachable" in (run_dir / "report.html").read_text()
 
 
-def test_target_not_allowed_creates_nothing(runs_root: Path, lab_cli: Callable[..., CliResult]) -> None:
+def test_target_not_allowed_creates_nothing(
+    runs_root: Path, lab_cli: Callable[..., CliResult]
+) -> None:
     result = lab_cli("run", "--profile", "smoke", "--target", "http://shop.example.com", "--local")
     assert result.code == 2
     assert "--allow-target shop.example.com" in _one_line(result)

@@ -95,13 +95,16 @@ def test_gate_threshold_above_the_change_passes(
     assert lab_cli("compare", base.name, slower.name, "--fail-on-regression", "40%").code == 0
 
 
-def test_refuses_different_scales_unless_forced(runs_root: Path, lab_cli: Callable[..., CliResult]) -> None:
+def test_refuses_different_scales_unless_forced(
+    runs_root: Path, lab_cli: Callable[..., CliResult]
+) -> None:
     a = _make_run(runs_root, "20260101-000000-load-00a1", seed=1, scale="small")
     b = _make_run(runs_root, "20260101-000000-load-00a2", seed=2, scale="large")
     result = lab_cli("compare", a.name, b.name)
     assert result.code == 2
     assert result.err.count("\n") == 1
-    assert "differ in scale" in result.err and "--force" in result.err
+    assert "differ in scale" in result.err
+    assert "--force" in result.err
     assert lab_cli("compare", a.name, b.name, "--force").code == 0
 
 

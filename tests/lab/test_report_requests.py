@@ -25,14 +25,21 @@ def _linear_quantile(values: list[float], q: float) -> float:
 def known_run(runs_root: Path) -> Path:
     """/inventory/: 1..1000 ms shuffled; /api/inventory/: 2000 values from a seeded log-normal."""
     run_dir = runs_root / "20260101-000000-load-a1b2"
-    write_meta(run_dir, started_at="2026-01-01T00:00:00+00:00", ended_at="2026-01-01T00:01:40+00:00")
+    write_meta(
+        run_dir, started_at="2026-01-01T00:00:00+00:00", ended_at="2026-01-01T00:01:40+00:00"
+    )
     rng = random.Random(3)
     uniform = list(range(1, 1001))
     rng.shuffle(uniform)
     lognormal = [rng.lognormvariate(4, 0.5) for _ in range(2000)]
-    write_request_part(run_dir, request_rows("/inventory/", uniform, start_us=T0_US, failures=5), "w1", 0)
     write_request_part(
-        run_dir, request_rows("/api/inventory/", lognormal, start_us=T0_US, spacing_us=5000), "w2", 0
+        run_dir, request_rows("/inventory/", uniform, start_us=T0_US, failures=5), "w1", 0
+    )
+    write_request_part(
+        run_dir,
+        request_rows("/api/inventory/", lognormal, start_us=T0_US, spacing_us=5000),
+        "w2",
+        0,
     )
     return run_dir
 

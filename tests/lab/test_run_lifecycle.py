@@ -41,7 +41,12 @@ def test_lab_targets_allowed(url: str) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["http://10.0.0.5:8000", "https://shop.example.com", "http://app.example.com", "http://192.168.1.1"],
+    [
+        "http://10.0.0.5:8000",
+        "https://shop.example.com",
+        "http://app.example.com",
+        "http://192.168.1.1",
+    ],
 )
 def test_other_targets_need_exact_allow(url: str) -> None:
     with pytest.raises(LabError, match="--allow-target"):
@@ -57,7 +62,9 @@ def test_target_must_be_http() -> None:
         check_target("ftp://127.0.0.1/")
 
 
-@pytest.mark.parametrize(("text", "seconds"), [("90s", 90), ("5m", 300), ("2h", 7200), ("1h30m", 5400), ("45", 45)])
+@pytest.mark.parametrize(
+    ("text", "seconds"), [("90s", 90), ("5m", 300), ("2h", 7200), ("1h30m", 5400), ("45", 45)]
+)
 def test_parse_duration(text: str, seconds: int) -> None:
     assert parse_duration(text) == seconds
 
@@ -71,7 +78,8 @@ def test_targets_file_round_trip(tmp_path: Path) -> None:
 
 def test_meta_records_run_facts(tmp_path: Path) -> None:
     meta = initial_meta(
-        run_id="20260101-000000-smoke-abcd", profile="smoke", users=3, spawn_rate=1.0, duration="1m",
+        run_id="20260101-000000-smoke-abcd", profile="smoke", users=3, spawn_rate=1.0,
+        duration="1m",
         workers=0, scenario=None, scale="small", target="http://127.0.0.1:8000", mode="local",
         command=["locust"],
     )  # fmt: skip
@@ -121,7 +129,7 @@ def test_stop_escalates_to_kill(tmp_path: Path) -> None:
 
 
 def test_ctrl_c_keeps_results_and_marks_interrupted(tmp_path: Path) -> None:
-    """SIGINT to a real `lab run` process: Locust stopped, meta status interrupted, report written."""
+    """SIGINT to a real `lab run`: Locust stopped, meta status interrupted, report written."""
     runs = tmp_path / "runs"
     lab = subprocess.Popen(
         [sys.executable, "-m", "lab", "--runs-dir", str(runs), "run", "--profile", "smoke",

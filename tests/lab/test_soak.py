@@ -41,7 +41,8 @@ def _soak_run(root: Path, run_id: str, start: int, latency_growth: float) -> Pat
     spacing = HOURS * 3600 * 1_000_000 // n
     latencies = [rng.lognormvariate(4, 0.3) * (1 + latency_growth * i / n) for i in range(n)]
     write_request_part(
-        run_dir, request_rows("/dashboard/", latencies, start_us=start * 1_000_000, spacing_us=spacing)
+        run_dir,
+        request_rows("/dashboard/", latencies, start_us=start * 1_000_000, spacing_us=spacing),
     )
     return run_dir
 
@@ -54,7 +55,9 @@ def _start(prom: Callable[[str], BackfilledPrometheus], start: int, leaking: boo
         'pgbouncer_pools_client_maxwait_seconds{database="jewelry"}': lambda h: 0.002,
     }
     if leaking:
-        series['jewelry_worker_resident_memory_bytes{pid="101"}'] = lambda h: 200 * MIB + 30 * MIB * h
+        series['jewelry_worker_resident_memory_bytes{pid="101"}'] = lambda h: (
+            200 * MIB + 30 * MIB * h
+        )
     return prom(_openmetrics(start, series)).url
 
 

@@ -43,7 +43,7 @@ def _run_with(tmp_path: Path, traces: list[list[dict]]) -> Path:
 )
 def test_normalise_python_and_duckdb_agree(raw: str, expected: str) -> None:
     assert normalise(raw) == expected
-    sql = f"SELECT {normalise_sql_expression('s')} FROM (SELECT ? AS s)"
+    sql = f"SELECT {normalise_sql_expression('s')} FROM (SELECT ? AS s)"  # noqa: S608
     assert duckdb.execute(sql, [raw]).fetchone()[0] == expected
 
 
@@ -56,10 +56,12 @@ def test_breakdown_attributes_slow_search_to_the_database(tmp_path: Path) -> Non
             start_ns=START_NS + i * 10**9,
             network_ms=2.0,
             app_ms=6.0,
-            calls=[DbCall("SELECT 1 FROM session WHERE id = 5", 1.0),
-                   DbCall("SELECT * FROM inventory_item WHERE lower(name) LIKE '%ring%'", 80.0),
-                   DbCall("GET :1:session", 1.0, system="redis")],
-        )  # fmt: skip
+            calls=[
+                DbCall("SELECT 1 FROM session WHERE id = 5", 1.0),
+                DbCall("SELECT * FROM inventory_item WHERE lower(name) LIKE '%ring%'", 80.0),
+                DbCall("GET :1:session", 1.0, system="redis"),
+            ],
+        )
         for i in range(20)
     ]
     con = _analyse(_run_with(tmp_path, traces))
@@ -81,12 +83,19 @@ def test_breakdown_attributes_slow_search_to_the_database(tmp_path: Path) -> Non
 
 def _inventory_trace(key: str, calls: list[DbCall], start_s: int = 0) -> list[dict]:
     return trace_spans(
-        key, route="/inventory/", start_ns=START_NS + start_s * 10**9, network_ms=1, app_ms=4, calls=calls
+        key,
+        route="/inventory/",
+        start_ns=START_NS + start_s * 10**9,
+        network_ms=1,
+        app_ms=4,
+        calls=calls,
     )
 
 
 def test_n_plus_one_found_with_example_trace(tmp_path: Path) -> None:
-    looped = [DbCall(ITEMS.format("1, 2, 3"), 3.0)] + [DbCall(CATEGORY.format(i), 12.0) for i in range(6)]
+    looped = [DbCall(ITEMS.format("1, 2, 3"), 3.0)] + [
+        DbCall(CATEGORY.format(i), 12.0) for i in range(6)
+    ]
     clean = [DbCall(ITEMS.format("4, 5"), 3.0), DbCall(CATEGORY.format(9), 12.0)]
     traces = [_inventory_trace("bad-0", looped), _inventory_trace("bad-1", looped, 1)]
     traces += [_inventory_trace(f"ok-{i}", clean, 2 + i) for i in range(3)]

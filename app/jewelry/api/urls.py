@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from django.urls import path
+from django.urls import path, re_path
 from drf_spectacular.renderers import OpenApiJsonRenderer, OpenApiYamlRenderer
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.permissions import AllowAny
@@ -32,4 +32,6 @@ urlpatterns = [
         ),
         name="schema",
     ),
+    # Last: anything else under /api/ is a JSON 404 (also `/api/inventory` without its slash).
+    re_path(r"^(?P<path>.*)$", views.unknown_path, name="unknown"),
 ]

@@ -7,7 +7,8 @@ constant (pinned in tests/app/api/test_query_counts.py) except under the `n_plus
 
 from __future__ import annotations
 
-from django.http import Http404
+from django.http import Http404, HttpRequest, JsonResponse
+from django.urls import Resolver404, resolve
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import generics, status
@@ -140,3 +141,20 @@ class CustomerDetailView(APIView):
 class DashboardStatsView(APIView):
     def get(self, request: Request) -> Response:
         return Response(dashboard_stats())
+
+
+def unknown_path(request: HttpRequest, path: str = "") -> JsonResponse:
+    """Any other path under /api/: a JSON 404 (not Django's HTML page), hinting a missing slash.
+
+    A plain Django view, not an APIView: it needs no token, so a client learns the path is
+    wrong before it learns it is unauthenticated.
+    """
+    message = f"no API endpoint at {request.path[:200]}"
+    if not request.path.endswith("/"):
+        try:
+            resolved = resolve(request.path + "/")
+        except Resolver404:
+            resolved = None
+        if resolved is not None and resolved.func is not unknown_path:
+            message += f"; did you mean {request.path}/ ?"
+    return JsonResponse({"error": message}, status=404)

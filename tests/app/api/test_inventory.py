@@ -177,3 +177,18 @@ def test_writes_are_405(api: APIClient, shop: Shop) -> None:
 
     assert response.status_code == 405
     assert response.json()["error"]
+
+
+@pytest.mark.parametrize(
+    ("path", "needle"),
+    [
+        ("/api/inventory/abc/", "no API endpoint at /api/inventory/abc/"),
+        ("/api/inventory", "did you mean /api/inventory/ ?"),
+        ("/api/nothing-here/", "no API endpoint"),
+    ],
+)
+def test_unknown_api_paths_are_json_404(anonymous: APIClient, path: str, needle: str) -> None:
+    response = anonymous.get(path)
+
+    assert response.status_code == 404
+    assert needle in response.json()["error"]

@@ -157,30 +157,32 @@ class NPlusOne:
 
 
 def n_plus_one(con: duckdb.DuckDBPyConnection, targets: Targets) -> list[NPlusOne]:
-    """Sentry's rule: within one server span, >= N sequential, non-overlapping database
-    spans with the same normalised statement whose durations sum above a threshold."""
+    """Sentry's rule, loop-aware: within one server span, >= N sequential (non-overlapping)
+    database spans with the same normalised statement whose durations sum above a threshold.
+
+    Sentry only counts back-to-back repeats; a Django template that touches
+    `item.category` and `item.branch` per row interleaves two statements, so here the
+    repeats of each statement are counted across the request, as long as none of
+    them overlap (overlapping queries run in parallel: not a loop).
+    """
     min_total_ns = int(targets.n_plus_one_min_total_ms * 1e6)
     rows = con.execute(
         f"""WITH d AS (
               SELECT server_id, route, trace_id, stmt, s, e,
-                     lag(stmt) OVER w AS prev_stmt, lag(e) OVER w AS prev_e
-              FROM children WHERE db_system = 'postgresql'
-              WINDOW w AS (PARTITION BY server_id ORDER BY s)),
-            g AS (
-              SELECT *,
-                     sum(CASE WHEN prev_stmt IS DISTINCT FROM stmt OR s < prev_e THEN 1 ELSE 0 END)
-                        OVER (PARTITION BY server_id ORDER BY s ROWS UNBOUNDED PRECEDING) AS grp
-              FROM d),
+                     lag(e) OVER (PARTITION BY server_id, stmt ORDER BY s) AS prev_e
+              FROM children WHERE db_system = 'postgresql'),
             seqs AS (
               SELECT server_id, route, trace_id, stmt, count(*) AS n, sum(e - s) AS total
-              FROM g GROUP BY server_id, route, trace_id, stmt, grp
+              FROM d GROUP BY server_id, route, trace_id, stmt
               HAVING count(*) >= {int(targets.n_plus_one_min_repeats)}
-                 AND sum(e - s) > {min_total_ns}),
+                 AND sum(e - s) > {min_total_ns}
+                 AND count(*) FILTER (WHERE s < prev_e) = 0),
             per_route AS (SELECT route, count(*) AS route_requests FROM servers GROUP BY route)
            SELECT seqs.route, stmt, count(DISTINCT server_id), any_value(per_route.route_requests),
                   avg(n), max(n), avg(total) / 1e6, arg_max(trace_id, total)
            FROM seqs JOIN per_route ON per_route.route = seqs.route
-           GROUP BY seqs.route, stmt ORDER BY count(DISTINCT server_id) * avg(total) DESC"""  # noqa: S608
+           GROUP BY seqs.route, stmt
+           ORDER BY count(DISTINCT server_id) * avg(total) DESC"""  # noqa: S608
     ).fetchall()
     return [
         NPlusOne(r[0], r[1], int(r[2]), int(r[3]), float(r[4]), int(r[5]), float(r[6]), r[7])

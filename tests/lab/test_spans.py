@@ -15,6 +15,7 @@ from lab.targets import Targets
 
 CATEGORY = 'SELECT "c"."id", "c"."name" FROM "inventory_category" "c" WHERE "c"."id" = {}'
 ITEMS = 'SELECT * FROM "inventory_item" WHERE "tenant_id" = 1 AND "id" IN ({})'
+DISTINCT = 'SELECT 1 FROM "table_{}"'  # table names differ: never the same statement
 START_NS = 1_767_225_600_000_000_000
 
 
@@ -115,8 +116,8 @@ def test_n_plus_one_found_with_example_trace(tmp_path: Path) -> None:
         pytest.param([DbCall(CATEGORY.format(i), 20.0) for i in range(4)], id="four-repeats"),
         pytest.param([DbCall(CATEGORY.format(i), 5.0) for i in range(8)], id="total-under-50ms"),
         pytest.param(
-            [DbCall(CATEGORY.format(i) if i % 2 else ITEMS.format(i), 15.0) for i in range(10)],
-            id="interleaved-statements",
+            [DbCall(CATEGORY.format(i) if i < 4 else DISTINCT.format(i), 15.0) for i in range(10)],
+            id="four-of-one-six-of-distinct",
         ),
     ],
 )
@@ -133,3 +134,15 @@ def test_n_plus_one_ignores_overlapping_spans(tmp_path: Path) -> None:
         span["end_unix_ns"] -= i * 10_000_000
     con = _analyse(_run_with(tmp_path, [spans]))
     assert span_stats.n_plus_one(con, Targets()) == []
+
+
+def test_n_plus_one_found_when_two_lookups_interleave(tmp_path: Path) -> None:
+    # A template touching item.category then item.branch per row: two interleaved loops.
+    branch = 'SELECT "b"."id" FROM "tenants_branch" "b" WHERE "b"."id" = {}'
+    calls = [DbCall((CATEGORY if i % 2 else branch).format(i), 12.0) for i in range(12)]
+    con = _analyse(_run_with(tmp_path, [_inventory_trace("mix", calls)]))
+    findings = span_stats.n_plus_one(con, Targets())
+    assert sorted(f.statement for f in findings) == sorted(
+        [normalise(CATEGORY.format(1)), normalise(branch.format(1))]
+    )
+    assert all(f.max_repeats == 6 for f in findings)

@@ -105,10 +105,22 @@ class PrometheusServer(Service):
 
 def make_run_dir(parent: Path | None = None) -> Path:
     """A fresh folder for one harness run; traversable so the `postgres` user reaches its parts."""
-    base = parent or Path(os.environ.get("LAB_TEST_TMP_ROOT", tempfile.gettempdir()))
+    base = (parent or Path(os.environ.get("LAB_TEST_TMP_ROOT", tempfile.gettempdir()))).resolve()
+    if daemon_user() is not None:
+        _require_traversable(base)
     run_dir = Path(tempfile.mkdtemp(prefix=RUN_DIR_PREFIX, dir=base)).resolve()
     run_dir.chmod(0o755)
     return run_dir
+
+
+def _require_traversable(folder: Path) -> None:
+    """The `postgres` user must be able to walk down to the run folder."""
+    for path in [folder, *folder.parents]:
+        if not path.stat().st_mode & 0o001:
+            raise ServiceError(
+                f"{path} is not searchable by the `postgres` user, so the test cluster "
+                f"cannot live under {folder}; set LAB_TEST_TMP_ROOT=/tmp (or another open folder)"
+            )
 
 
 def _service_dir(run_dir: Path, name: str, user: OsUser | None) -> Path:
@@ -149,6 +161,8 @@ def find_program(name: str, extra_dirs: tuple[str, ...] = ("/usr/sbin", "/usr/bi
 def postgres_bindir() -> Path:
     """`PG_BINDIR` if set, else the newest /usr/lib/postgresql/<major>/bin (Debian layout)."""
     if configured := os.environ.get("PG_BINDIR"):
+        if not (Path(configured) / "initdb").exists():
+            raise ServiceError(f"PG_BINDIR={configured} has no initdb; unset it or fix the path")
         return Path(configured)
     candidates = sorted(
         Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name)

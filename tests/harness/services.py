@@ -181,6 +181,7 @@ port = {port}
 unix_socket_directories = '{socket_dir}'
 max_connections = 200
 shared_preload_libraries = 'pg_stat_statements'
+timezone = 'UTC'  # as the lab's PostgreSQL: Django then never SETs it per connection
 pg_stat_statements.track = all
 fsync = off
 synchronous_commit = off

@@ -63,11 +63,7 @@ def main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, interrupt)
     signal.signal(signal.SIGINT, interrupt)
 
-    try:
-        run_dir = make_run_dir()
-    except ServiceError as error:
-        log(str(error))
-        return 1
+    run_dir = make_run_dir()
     record = RunRecord.for_this_process(run_dir)
     registry.save(record)
     services: list[Service] = []

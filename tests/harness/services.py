@@ -106,8 +106,6 @@ class PrometheusServer(Service):
 def make_run_dir(parent: Path | None = None) -> Path:
     """A fresh folder for one harness run; traversable so the `postgres` user reaches its parts."""
     base = (parent or Path(os.environ.get("LAB_TEST_TMP_ROOT", tempfile.gettempdir()))).resolve()
-    if daemon_user() is not None:
-        _require_traversable(base)
     run_dir = Path(tempfile.mkdtemp(prefix=RUN_DIR_PREFIX, dir=base)).resolve()
     run_dir.chmod(0o755)
     return run_dir
@@ -194,6 +192,8 @@ def start_postgres(run_dir: Path) -> PostgresServer:
     """initdb + postgres as the `postgres` user, then roles, database and extensions."""
     began = time.monotonic()
     user = daemon_user()
+    if user is not None:
+        _require_traversable(run_dir)
     bindir = postgres_bindir()
     base = _service_dir(run_dir, "postgres", user)
     data_dir = base / "data"

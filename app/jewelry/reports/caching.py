@@ -9,6 +9,7 @@ from django.conf import settings
 from django.core.cache import cache
 
 from jewelry.core.tenancy import active_tenant_id
+from jewelry.observability.metrics import record_cache
 
 T = TypeVar("T")
 
@@ -22,6 +23,7 @@ def report_cache_key(report: str, params: str) -> str:
 def cached_report(report: str, params: str, compute: Callable[[], T]) -> T:
     key = report_cache_key(report, params)
     value = cache.get(key)
+    record_cache("report", hit=value is not None)
     if value is None:
         value = compute()
         cache.set(key, value, settings.REPORT_CACHE_SECONDS)

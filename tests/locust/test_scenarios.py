@@ -55,5 +55,6 @@ def test_scenario_runs_without_failures_and_records_every_request(
     # Sample ratio 1: every request carries the trace id of its task.
     assert record["trace_id"].null_count == 0
     kinds = [event["kind"] for event in run.events()]
-    assert kinds[0] == "run_started" and kinds[-1] == "run_finished", kinds
+    assert kinds[0] == "run_started", kinds
+    assert kinds[-1] == "run_finished", kinds
     assert "check_failed" not in kinds

@@ -1,0 +1,57 @@
+"""Targets judged from the exact record decide the exit code; a planted fault shows in it."""
+
+from __future__ import annotations
+
+import pyarrow.compute as pc
+import pytest
+
+from tests.locust.conftest import RELAXED_TARGETS, run_locust
+
+pytestmark = [pytest.mark.slow]
+
+
+def test_a_breached_target_fails_the_run(live_apps, runs_dir) -> None:
+    app = live_apps()
+    run = run_locust(
+        app.url,
+        runs_dir,
+        "20260101-000000-smoke-bad0",
+        env={"LAB_SCENARIO": "APIUser", "LAB_USERS": "2", "LAB_DURATION": "8s"},
+        targets={"api_p95_ms": 0.001},  # no request is that fast
+    )
+    assert run.returncode == 1, run.output[-3000:]
+    assert "CHECK FAILED: API p95 of /api/" in run.output
+    failed = [e for e in run.events() if e["kind"] == "check_failed"]
+    assert failed
+    assert any(e["detail"]["threshold"] == 0.001 for e in failed)
+    assert run.events()[-1]["detail"]["exit_code"] == 1
+
+
+def inventory_median_ms(app_url: str, runs_dir, run_id: str) -> float:
+    run = run_locust(
+        app_url,
+        runs_dir,
+        run_id,
+        env={
+            "LAB_SCENARIO": "InventoryManagementWorkflow",
+            "LAB_USERS": "3",
+            "LAB_SPAWN_RATE": "3",
+            "LAB_DURATION": "12s",
+        },
+        targets=RELAXED_TARGETS,
+    )
+    assert run.returncode == 0, run.output[-3000:]
+    record = run.record()
+    times = record.filter(pc.equal(record["name"], "/inventory/"))["response_time_us"]
+    assert len(times) >= 5, "too few /inventory/ requests to compare"
+    return pc.quantile(times, q=0.5)[0].as_py() / 1000.0
+
+
+def test_n_plus_one_fault_visibly_slows_the_inventory_list(live_apps, runs_dir) -> None:
+    clean = inventory_median_ms(live_apps().url, runs_dir, "20260101-000000-smoke-c1ea")
+    faulty = inventory_median_ms(
+        live_apps(LAB_FAULTS="n_plus_one").url, runs_dir, "20260101-000000-smoke-fa17"
+    )
+    message = f"clean {clean:.1f} ms, n+1 {faulty:.1f} ms"
+    assert faulty > clean * 1.3, message
+    assert faulty - clean > 5, message

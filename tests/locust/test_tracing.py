@@ -1,0 +1,99 @@
+"""A Locust request's trace id is the app's: task span -> client span -> Django server span.
+
+Locust and the app (gunicorn) both export over real OTLP/HTTP to the lab's trace archive,
+which writes the run's spans to runs/<id>/spans/.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from tests.harness.environment import REPO_ROOT
+from tests.locust.conftest import RELAXED_TARGETS, run_locust, start_process, stop, wait_for
+
+pytestmark = [pytest.mark.slow]
+
+RUN_ID = "20260101-000000-smoke-7ace"
+
+
+@pytest.fixture
+def trace_archive(runs_dir, tmp_path):
+    ready = tmp_path / "archive.port"
+    process = start_process(
+        [
+            sys.executable,
+            "-m",
+            "observability.trace_archive",
+            "--runs-dir",
+            str(runs_dir),
+            "--port",
+            "0",
+            "--ready-file",
+            str(ready),
+        ],
+        env={"PYTHONPATH": f"{REPO_ROOT / 'app'}:{REPO_ROOT}", "PATH": "/usr/bin:/bin"},
+        log=tmp_path / "archive.log",
+    )
+    wait_for(lambda: ready.is_file() and ready.read_text().strip() != "", 30, "the trace archive")
+    yield process, f"http://127.0.0.1:{int(ready.read_text().strip())}"
+    stop(process)
+
+
+def test_sampled_requests_share_their_trace_with_the_app_server_span(
+    live_apps, runs_dir, trace_archive
+) -> None:
+    archive, endpoint = trace_archive
+    otlp = {"OTEL_EXPORTER_OTLP_ENDPOINT": endpoint, "OTEL_BSP_SCHEDULE_DELAY": "200"}
+    app = live_apps(**otlp)
+    run = run_locust(
+        app.url,
+        runs_dir,
+        RUN_ID,
+        env={
+            **otlp,
+            "LAB_SCENARIO": "",
+            "LAB_USERS": "8",
+            "LAB_SPAWN_RATE": "4",
+            "LAB_DURATION": "10s",
+            "LAB_TRACE_SAMPLE_RATIO": "1",
+        },
+        targets=RELAXED_TARGETS,
+    )
+    assert run.returncode == 0, run.output[-4000:]
+    record = run.record()
+    app.stop()  # flushes the app's span processors
+    stop(archive)  # flushes the archive's buffered spans to Parquet
+
+    parts = sorted((runs_dir / RUN_ID / "spans").glob("part-*.parquet"))
+    assert parts, "the trace archive wrote no spans for this run"
+    spans = pa.concat_tables(pq.read_table(p) for p in parts).to_pylist()
+    by_id = {span["span_id"]: span for span in spans}
+    servers = [s for s in spans if s["service_name"] == "jewelry-app" and s["kind"] == "SERVER"]
+    assert servers
+
+    for scenario in ("TenantUser", "APIUser"):  # HttpUser and FastHttpUser
+        traced = {
+            row["trace_id"]
+            for row in record.to_pylist()
+            if row["scenario"] == scenario and row["trace_id"] and row["name"] != "/accounts/login/"
+        }
+        assert traced, f"no sampled {scenario} requests in the record"
+        matched = 0
+        for server in servers:
+            if server["trace_id"] not in traced:
+                continue
+            client = by_id.get(server["parent_span_id"])
+            assert client is not None, f"server span {server['name']} has no Locust parent"
+            assert client["service_name"] == "locust"
+            assert client["kind"] == "CLIENT"
+            task = by_id.get(client["parent_span_id"])
+            assert task is not None, client
+            assert task["kind"] == "INTERNAL", client
+            assert task["name"].startswith(f"{scenario}.")
+            assert server["run_id"] == RUN_ID  # baggage lab.run_id reached the app
+            matched += 1
+        assert matched > 0, f"no app server span shares a trace id with {scenario}'s record"

@@ -28,3 +28,9 @@ class BoundedPageNumberPagination(PageNumberPagination):
             )
         # More than 9 digits is above the cap anyway (and int() of a huge string raises).
         return self.max_page_size if len(raw) > 9 else min(int(raw), self.max_page_size)
+
+    def get_schema_operation_parameters(self, view: object) -> list[dict[str, object]]:
+        parameters = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            parameter["schema"] = {**parameter["schema"], "minimum": 1}  # type: ignore[dict-item]
+        return parameters

@@ -32,14 +32,13 @@ def optional_int(
 
 
 def search_text(params: Mapping[str, str], name: str = "search") -> str:
-    value = params.get(name, "").strip()
-    if len(value) > MAX_SEARCH_LENGTH:
-        raise InvalidParameter(
-            f"{name} is at most {MAX_SEARCH_LENGTH} characters, got {len(value)}"
-        )
-    if "\x00" in value:
+    raw = params.get(name, "")
+    # Measured before stripping, so the documented maxLength is exactly what is refused.
+    if len(raw) > MAX_SEARCH_LENGTH:
+        raise InvalidParameter(f"{name} is at most {MAX_SEARCH_LENGTH} characters, got {len(raw)}")
+    if "\x00" in raw:
         raise InvalidParameter(f"{name} must not contain NUL characters")
-    return value
+    return raw.strip()
 
 
 def inventory_filters(params: Mapping[str, str]) -> InventoryFilters:

@@ -11,7 +11,12 @@ from rest_framework import serializers
 
 from jewelry.customers.models import Customer
 from jewelry.inventory.models import Item
+from jewelry.sales.checkout_input import MAX_ID, MAX_PAYMENTS
 from jewelry.sales.models import Payment, Sale, SaleLine
+from jewelry.sales.services import MAX_LINES, MAX_QUANTITY_PER_LINE
+
+# 0.01 … 999999999999.99 (DECIMAL(14, 2)), no sign, no zero: what parse_checkout accepts.
+AMOUNT_PATTERN = r"^(?:[1-9][0-9]{0,11}(?:\.[0-9]{1,2})?|0\.(?:0[1-9]|[1-9][0-9]?))$"
 
 
 class ItemSerializer(serializers.ModelSerializer):
@@ -155,22 +160,41 @@ class SaleDetailSerializer(SaleSerializer):
 
 
 class SaleLineRequestSerializer(serializers.Serializer):
-    item_id = serializers.IntegerField(min_value=1)
-    quantity = serializers.IntegerField(min_value=1)
+    item_id = serializers.IntegerField(min_value=1, max_value=MAX_ID)
+    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY_PER_LINE)
 
 
 class PaymentRequestSerializer(serializers.Serializer):
     method = serializers.ChoiceField(choices=Payment.Method.choices)
-    amount = serializers.DecimalField(max_digits=14, decimal_places=2, coerce_to_string=True)
+    amount = serializers.RegexField(
+        AMOUNT_PATTERN,
+        help_text='a positive decimal string with at most 2 decimals, e.g. "123.45" '
+        "(a JSON number is accepted too)",
+    )
 
 
 class SaleCreateRequestSerializer(serializers.Serializer):
-    """Documents `POST /api/sales/`; `jewelry.sales.checkout_input.parse_checkout` validates it."""
+    """Documents `POST /api/sales/`; `jewelry.sales.checkout_input.parse_checkout` validates it.
 
-    customer_id = serializers.IntegerField(min_value=1, allow_null=True, required=False)
-    terminal_id = serializers.IntegerField(min_value=1, allow_null=True, required=False)
-    items = SaleLineRequestSerializer(many=True)
-    payments = PaymentRequestSerializer(many=True)
+    The bounds mirror parse_checkout's, so a fuzzer's "schema-invalid" bodies are exactly the
+    ones the API refuses.
+    """
+
+    customer_id = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, allow_null=True, required=False
+    )
+    terminal_id = serializers.IntegerField(
+        min_value=1, max_value=MAX_ID, allow_null=True, required=False
+    )
+    items = serializers.ListField(
+        child=SaleLineRequestSerializer(),
+        min_length=1,
+        max_length=MAX_LINES,
+        help_text="each item_id at most once",
+    )
+    payments = serializers.ListField(
+        child=PaymentRequestSerializer(), min_length=1, max_length=MAX_PAYMENTS
+    )
 
 
 class ErrorSerializer(serializers.Serializer):

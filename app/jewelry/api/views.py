@@ -32,7 +32,7 @@ from jewelry.customers.models import Customer
 from jewelry.customers.selectors import customer_detail, customer_list, customer_purchases
 from jewelry.dashboard.selectors import dashboard_stats
 from jewelry.inventory.models import Item
-from jewelry.inventory.selectors import inventory_list, item_detail
+from jewelry.inventory.selectors import MAX_SEARCH_LENGTH, inventory_list, item_detail
 from jewelry.sales.checkout_input import CheckoutInputError, parse_checkout
 from jewelry.sales.selectors import sale_detail, sale_list
 from jewelry.sales.services import CheckoutError, sale_create
@@ -45,13 +45,16 @@ ERRORS = {
 }
 NOT_FOUND = {404: OpenApiResponse(ErrorSerializer, description="unknown id or another shop's")}
 SEARCH = OpenApiParameter(
-    "search", OpenApiTypes.STR, description="substring of name or SKU (at most 100 characters)"
+    "search",
+    {"type": "string", "maxLength": MAX_SEARCH_LENGTH, "pattern": "^[^\\u0000]*$"},
+    description="case-insensitive substring to look for",
 )
+POSITIVE_ID = {"type": "integer", "minimum": 1, "maximum": query_params.MAX_ID}
 
 
 @extend_schema(
     parameters=[
-        OpenApiParameter("category", OpenApiTypes.INT, description="category id"),
+        OpenApiParameter("category", POSITIVE_ID, description="category id"),
         OpenApiParameter("karat", OpenApiTypes.INT, enum=list(Item.KARATS)),
         SEARCH,
     ],
@@ -113,7 +116,9 @@ class SaleListCreateView(generics.ListAPIView):
         )
 
 
-@extend_schema(parameters=[SEARCH], responses={200: CustomerSerializer(many=True), **ERRORS})
+@extend_schema(
+    parameters=[SEARCH], responses={200: CustomerSerializer(many=True), **ERRORS, **NOT_FOUND}
+)
 class CustomerListView(generics.ListAPIView):
     serializer_class = CustomerSerializer
 

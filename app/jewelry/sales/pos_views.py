@@ -8,7 +8,7 @@ are refused by `sale_create` like unknown ones.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from functools import wraps
 from typing import Any
@@ -23,7 +23,7 @@ from jewelry.customers.selectors import customer_list
 from jewelry.inventory.selectors import MAX_SEARCH_LENGTH, InventoryFilters, inventory_list
 from jewelry.sales.checkout_input import CheckoutInputError, parse_checkout
 from jewelry.sales.models import Payment, Sale, SaleLine
-from jewelry.sales.services import CheckoutError, sale_create
+from jewelry.sales.services import CENT, CheckoutError, PaymentRequest, sale_create
 from jewelry.tenants.models import Terminal
 
 MAX_RESULTS = 20
@@ -132,9 +132,9 @@ def _decode_body(request: HttpRequest) -> object:
         raise CheckoutInputError(f"the body is not valid JSON: {error}") from None
 
 
-def sale_as_dict(sale: Sale) -> dict[str, object]:
+def sale_as_dict(sale: Sale, payments: Sequence[PaymentRequest]) -> dict[str, object]:
+    """The created sale; `payments` are the ones sale_create just stored (saves a query)."""
     lines = SaleLine.objects.filter(sale=sale).select_related("item").order_by("id")
-    payments = Payment.objects.filter(sale=sale).order_by("id")
     return {
         "id": sale.pk,
         "number": sale.number,
@@ -160,7 +160,11 @@ def sale_as_dict(sale: Sale) -> dict[str, object]:
             for line in lines
         ],
         "payments": [
-            {"method": p.method, "amount": str(p.amount), "tenant_id": p.tenant_id}
+            {
+                "method": p.method,
+                "amount": str(p.amount.quantize(CENT)),
+                "tenant_id": sale.tenant_id,
+            }
             for p in payments
         ],
     }
@@ -184,4 +188,4 @@ def pos_checkout(request: HttpRequest) -> HttpResponse:
         )
     except CheckoutError as error:
         return JsonResponse(error.as_dict(), status=error.status)
-    return JsonResponse(sale_as_dict(sale), status=201)
+    return JsonResponse(sale_as_dict(sale, payments), status=201)

@@ -154,3 +154,7 @@ lint: ## ruff check and ruff format --check over the repository
 .PHONY: bench-archive
 bench-archive: ## Trace archive: sustained spans/s and peak RSS (BENCH_ARGS='--rate 10000 --seconds 20')
 	$(VENV_PY) bench/bench_trace_archive.py $(BENCH_ARGS)
+
+.PHONY: bench-pos
+bench-pos: bootstrap ## POS checkout + search p50/p95/p99 at 20 clients via gunicorn + PgBouncer (BENCH_ARGS='--clients 20 --seconds 20')
+	$(VENV_PY) -m tests.harness -- $(VENV_PY) bench/bench_pos_checkout.py $(BENCH_ARGS)

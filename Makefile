@@ -158,3 +158,14 @@ bench-archive: ## Trace archive: sustained spans/s and peak RSS (BENCH_ARGS='--r
 .PHONY: bench-pos
 bench-pos: bootstrap ## POS checkout + search p50/p95/p99 at 20 clients via gunicorn + PgBouncer (BENCH_ARGS='--clients 20 --seconds 20')
 	$(VENV_PY) -m tests.harness -- $(VENV_PY) bench/bench_pos_checkout.py $(BENCH_ARGS)
+
+.PHONY: images-offline
+images-offline: LAB_IMAGES = offline
+images-offline: ## Build every lab image from Debian packages (no registry; reuses existing images and layers)
+	@bash scripts/docker-ensure.sh
+	@started=$$SECONDS; $(LAB_STACK) build; \
+	echo "[lab] images-offline done in $$((SECONDS - started)) s" >&2
+
+.PHONY: e2e
+e2e: bootstrap ## End to end on Docker: offline images, lab-up, 60 s smoke with 2 workers, checks, restart keeps data
+	@LAB_SYSTEM_CA_BUNDLE=$(LAB_SYSTEM_CA_BUNDLE) VENV_PY=$(abspath $(VENV_PY)) bash tests/e2e/run.sh

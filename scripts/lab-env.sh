@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Create .env from .env.example on first use, replacing every `generate` value with a fresh
-# random secret (hex, so it is safe inside URLs). An existing .env is left alone, and keys
+# random secret (hex, so it is safe inside URLs) and LAB_UID/LAB_GID=auto with this user's ids. An existing .env is left alone, and keys
 # that .env.example gained since are appended with their defaults.
 # Usage: scripts/lab-env.sh [ENV_FILE]      (default .env next to .env.example)
 set -euo pipefail
@@ -17,6 +17,10 @@ render_line() {
   local line="$1"
   if [[ "$line" =~ ^([A-Z0-9_]+)=generate$ ]]; then
     printf '%s=%s\n' "${BASH_REMATCH[1]}" "$(random_secret)"
+  elif [[ "$line" == LAB_UID=auto ]]; then
+    printf 'LAB_UID=%s\n' "$(id -u)"
+  elif [[ "$line" == LAB_GID=auto ]]; then
+    printf 'LAB_GID=%s\n' "$(id -g)"
   else
     printf '%s\n' "$line"
   fi

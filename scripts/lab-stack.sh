@@ -54,8 +54,6 @@ setting() {
 prepare_env() {
   scripts/lab-env.sh
   mkdir -p runs build
-  # Files in ./runs belong to whoever runs the lab (the image's own user is the fallback).
-  export LAB_UID="${LAB_UID:-$(id -u)}" LAB_GID="${LAB_GID:-$(id -g)}"
   # Build secrets: the host's pip index settings, and the extra CA certificate.
   scripts/lab-pip-conf.sh build/pip.conf
   export LAB_PIP_CONF="$REPO_ROOT/build/pip.conf"
@@ -156,9 +154,10 @@ build_images() {
     services=(seed)
   fi
   compose build --progress "${LAB_BUILD_PROGRESS:-plain}" "${services[@]}" 2>&1 |
-    { grep -E --line-buffered '^#[0-9]+ \[|ERROR|error|DONE [0-9.]+s$|exporting to image|naming to' || true; } |
+    { grep -E --line-buffered '^#[0-9]+ \[|ERROR|error|WARNING|Successfully installed|DONE [0-9.]+s$|naming to' || true; } |
     { grep -vE --line-buffered '^#[0-9]+ DONE 0\.[0-9]s$' || true; } >&2
-  [[ ${PIPESTATUS[0]} -eq 0 ]] || die "image build failed (output above)"
+  [[ ${PIPESTATUS[0]} -eq 0 ]] ||
+    die "image build failed (output above); behind a TLS-inspecting proxy, set LAB_EXTRA_CA_CERT=<CA bundle file> in .env.override"
   log "images ready in $((SECONDS - started)) s"
 }
 

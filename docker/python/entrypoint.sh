@@ -13,7 +13,9 @@ role="${1:-app}"
 
 case "$role" in
   app)
-    # prometheus_client multiprocess mode: stale files of a previous start would be summed in.
+    # prometheus_client multiprocess mode, for the app only (Locust and the seed keep the
+    # ordinary registry). Stale files of a previous start would be summed in: start empty.
+    export PROMETHEUS_MULTIPROC_DIR="${PROMETHEUS_MULTIPROC_DIR:-/tmp/prometheus-multiproc}"
     rm -rf "${PROMETHEUS_MULTIPROC_DIR:?}" && mkdir -p "$PROMETHEUS_MULTIPROC_DIR"
     exec gunicorn -c app/config/gunicorn.conf.py --bind 0.0.0.0:8000 config.wsgi:application "$@"
     ;;

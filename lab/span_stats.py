@@ -22,7 +22,11 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
     """Temporary tables shared by the analyses below (servers, children, per-request)."""
     con.execute(
         """CREATE OR REPLACE TEMP TABLE servers AS
-           SELECT trace_id, span_id, parent_span_id, coalesce(http_route, name) AS route,
+           SELECT trace_id, span_id, parent_span_id,
+                  -- Django's http.route has no leading slash ("inventory/"); Locust names do.
+                  CASE WHEN http_route IS NULL THEN name
+                       WHEN starts_with(http_route, '/') THEN http_route
+                       ELSE '/' || http_route END AS route,
                   start_unix_ns AS s, end_unix_ns AS e
            FROM spans WHERE kind = 'SERVER'"""
     )

@@ -8,8 +8,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-# Event kinds that mean the generator, not the app, may have limited the numbers.
-UNTRUSTWORTHY_KINDS = {"worker_lost", "cpu_warning", "worker_missing", "generator_saturated"}
+# Event kinds (locustfiles/_plugin.py) that mean the generator, not the app, may have
+# limited the numbers, or that the per-request record misses requests.
+UNTRUSTWORTHY_KINDS = {"worker_lost", "cpu_warning", "record_incomplete", "untrustworthy"}
 
 
 @dataclass

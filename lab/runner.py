@@ -25,6 +25,9 @@ PROFILES = ("smoke", "load", "stress", "spike", "soak")
 # Profile lengths of locustfiles/_shapes.py: the hard stop when --duration is not given.
 PROFILE_DEFAULT_SECONDS = {"smoke": 60, "load": 300, "stress": 600, "spike": 300, "soak": 3600}
 GRACE_S = 120.0  # ramp-down, result flushing and report writing of Locust itself
+# The app's batch span processor exports every 5 s and the archive flushes every 1 s:
+# wait that long after Locust stops so the report sees the last requests' spans.
+SPAN_SETTLE_S = 6.0
 STOP_TIMEOUT_S = 30.0
 COMPOSE_FILE = "docker-compose.perf.yml"
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$")
@@ -353,6 +356,9 @@ def run_profile(opts: RunOptions) -> int:
             f"Locust exited with {exit_code}; its log: {run_dir / 'locust' / 'locust.log'}",
             file=sys.stderr,
         )
+    if meta["status"] != "failed":
+        print(f"waiting {SPAN_SETTLE_S:.0f} s for the last spans to reach the trace archive...")
+        time.sleep(SPAN_SETTLE_S)
     from lab.report import run_report  # the report needs DuckDB; import it when the load is over
 
     code = run_report(

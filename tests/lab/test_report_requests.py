@@ -98,6 +98,19 @@ def test_report_is_self_contained(known_run: Path, lab_cli: Callable[..., CliRes
     assert "| GET /inventory/ | 1000 | 5 | 500.5 | 950.0 |" in summary
 
 
+def test_slowest_requests_link_to_jaeger(
+    runs_root: Path, lab_cli: Callable[..., CliResult]
+) -> None:
+    run_dir = runs_root / "20260101-000000-load-7ace"
+    write_meta(run_dir)
+    trace = "ab" * 16
+    rows = request_rows("/sales/", [5.0, 900.0, 7.0], start_us=T0_US, trace_ids=[None, trace, None])
+    write_request_part(run_dir, rows)
+    assert lab_cli("report", run_dir.name, "--jaeger-url", "http://127.0.0.1:16686/").code == 0
+    html = (run_dir / "report.html").read_text()
+    assert f'<a href="http://127.0.0.1:16686/trace/{trace}">' in html
+
+
 def test_runs_lists_runs_with_verdict(known_run: Path, lab_cli: Callable[..., CliResult]) -> None:
     listing = lab_cli("runs")
     assert known_run.name in listing.out
@@ -107,3 +120,20 @@ def test_runs_lists_runs_with_verdict(known_run: Path, lab_cli: Callable[..., Cl
     line = next(line for line in listing.out.splitlines() if known_run.name in line)
     assert "PASS" in line
     assert "3000" in line
+
+
+def test_unhealthy_generator_makes_the_run_untrustworthy(
+    known_run: Path, lab_cli: Callable[..., CliResult]
+) -> None:
+    (known_run / "events.jsonl").write_text(
+        '{"ts": 1, "kind": "cpu_warning", "detail": {"worker": "w1", "cpu_percent": 97}}\n'
+        '{"ts": 2, "kind": "check_failed", "detail": "x"}\n'
+        '{"ts": 3, "kind": "worker_lo'  # torn last line of a killed master
+    )
+    result = lab_cli("report", known_run.name)
+    assert result.code == 3
+    assert result.out.startswith("UNTRUSTWORTHY")
+    assert "1 x cpu_warning" in result.out
+    html = (known_run / "report.html").read_text()
+    assert "Load generator unhealthy" in html
+    assert "unreadable event lines" in html

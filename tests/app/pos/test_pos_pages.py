@@ -10,6 +10,7 @@ from django.test import Client, override_settings
 
 from jewelry.customers.models import Customer
 from jewelry.inventory.models import Item
+from jewelry.tenants.models import User
 from tests.app.factories import Shop, make_item
 
 
@@ -157,3 +158,15 @@ def test_search_stays_one_query_under_the_n_plus_one_fault(
 ) -> None:
     with override_settings(LAB_FAULTS=frozenset({"n_plus_one"})), django_assert_num_queries(2):
         assert len(results(shop_client.get("/pos/search/?q=ring"))) == len(shop.items)
+
+
+def test_an_account_without_a_shop_is_refused_not_crashed(client: Client, db: None) -> None:
+    admin = User.objects.create_user(email="nobody@lab.test", password="x" * 12, tenant=None)
+    client.force_login(admin)
+    assert client.get("/pos/").status_code == 403
+    for url in ("/pos/search/?q=a", "/pos/customers/?q=a"):
+        response = client.get(url)
+        assert response.status_code == 403
+        assert response.json()["error"] == "no_tenant"
+    response = client.post("/pos/checkout/", "{}", content_type="application/json")
+    assert response.status_code == 403

@@ -16,6 +16,7 @@ from django.utils import timezone
 
 from jewelry.customers.models import Customer
 from jewelry.inventory.models import Item
+from jewelry.tenants.models import User
 from tests.app.factories import Shop
 from tests.app.reports import expected
 from tests.app.reports.conftest import DAY, History, PlannedSale, at, record
@@ -281,3 +282,10 @@ def test_report_query_count_does_not_grow_with_data(
         customer = history.shop.customers[hour % 3]
         record(history.shop, PlannedSale(at(DAY, hour), [(item, 1)], customer))
     assert count() == before
+
+
+def test_an_account_without_a_shop_is_refused_not_crashed(client: Client, db: None) -> None:
+    admin = User.objects.create_user(email="nobody@lab.test", password="x" * 12, tenant=None)
+    client.force_login(admin)
+    for url in REPORT_URLS:
+        assert client.get(url).status_code == 403, url

@@ -80,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument(
         "--force", action="store_true", help="compare even if profiles or scales differ"
     )
+    compare.add_argument("--grafana-url", help="Grafana URL: print links to the compare dashboard")
 
     soak = sub.add_parser("soak-verdict", help="leaks and drift of a (soak) run")
     soak.add_argument("run", help="run id or folder")
@@ -117,6 +118,7 @@ def dispatch(args: argparse.Namespace) -> int:
             force=args.force,
             markdown=args.markdown,
             fail_on_regression=args.fail_on_regression,
+            grafana_url=args.grafana_url,
         )
     if args.command == "soak-verdict":
         from lab.soak import run_soak_verdict

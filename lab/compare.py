@@ -216,8 +216,20 @@ def promql(run_ids: list[str]) -> str:
     )
 
 
+GRAFANA_COMPARE_UID = "lab-compare-runs"  # observability/grafana/dashboards/, variables A and B
+
+
+def grafana_link(grafana_url: str, a: str, b: str) -> str:
+    return f"{grafana_url.rstrip('/')}/d/{GRAFANA_COMPARE_UID}?var-A={a}&var-B={b}"
+
+
 def run_compare(
-    run_dirs: list[Path], *, force: bool, markdown: bool, fail_on_regression: str | None
+    run_dirs: list[Path],
+    *,
+    force: bool,
+    markdown: bool,
+    fail_on_regression: str | None,
+    grafana_url: str | None = None,
 ) -> int:
     threshold = parse_threshold(fail_on_regression) if fail_on_regression else None
     if len(run_dirs) < 2:
@@ -232,6 +244,9 @@ def run_compare(
         if threshold is not None:
             found += [f"{cand.run_id}: {r}" for r in regressions(rows, threshold)]
     print(promql([s.run_id for s in samples]))
+    if grafana_url:
+        for cand in samples[1:]:
+            print(f"Grafana: {grafana_link(grafana_url, samples[0].run_id, cand.run_id)}")
     if threshold is not None:
         if found:
             print(f"REGRESSION beyond {threshold:.0%}:")

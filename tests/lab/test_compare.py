@@ -82,8 +82,15 @@ def test_gate_passes_without_regression(
     three_runs: tuple[Path, Path, Path], lab_cli: Callable[..., CliResult]
 ) -> None:
     base, same, _ = three_runs
-    result = lab_cli("compare", base.name, same.name, "--fail-on-regression", "10%", "--markdown")
+    result = lab_cli(
+        "compare", base.name, same.name, "--fail-on-regression", "10%", "--markdown",
+        "--grafana-url", "http://127.0.0.1:3000",
+    )  # fmt: skip
     assert result.code == 0, result.out
+    assert (
+        f"http://127.0.0.1:3000/d/lab-compare-runs?var-A={base.name}&var-B={same.name}"
+        in result.out
+    )
     assert "| request | n A/B |" in result.out
     assert "no significant regression beyond 10%" in result.out
 

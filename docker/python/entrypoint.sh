@@ -8,6 +8,11 @@
 # Anything else is executed as given (e.g. `bash`, `python -m lab runs`).
 set -euo pipefail
 
+# Compose passes every knob, empty when unset; typed flags (Locust's --lab-users) reject ''.
+while IFS= read -r name; do
+  [[ -z "${!name}" ]] && unset "$name"
+done < <(compgen -e | grep '^LAB_' || true)
+
 role="${1:-app}"
 [[ $# -gt 0 ]] && shift
 

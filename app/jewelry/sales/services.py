@@ -10,7 +10,7 @@ from decimal import ROUND_FLOOR, Decimal
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import Case, F, When
 from django.utils import timezone
 
 from jewelry.core.tenancy import active_tenant_id
@@ -90,14 +90,15 @@ def _validate(lines: Sequence[LineRequest], payments: Sequence[PaymentRequest]) 
             raise CheckoutError("invalid_payment_amount", "payment amounts must be positive")
 
 
-def _upgrade_tier(customer: Customer) -> None:
-    tier = (
-        LoyaltyTier.objects.filter(min_points__lte=customer.loyalty_points)
+def _tier_for(points: int, current_tier_id: int) -> int:
+    """The highest tier whose threshold `points` reach; tiers never go down on a purchase."""
+    tier_id = (
+        LoyaltyTier.objects.filter(min_points__lte=points)
         .order_by("-min_points")
+        .values_list("pk", flat=True)
         .first()
     )
-    if tier is not None and tier.pk != customer.tier_id:
-        Customer.objects.filter(pk=customer.pk).update(tier=tier)
+    return tier_id if tier_id is not None else current_tier_id
 
 
 def sale_create(
@@ -119,7 +120,7 @@ def sale_create(
     with transaction.atomic():
         terminal = None
         if terminal_id is not None:
-            terminal = Terminal.objects.filter(pk=terminal_id).first()
+            terminal = Terminal.objects.select_related("branch").filter(pk=terminal_id).first()
             if terminal is None:
                 raise CheckoutError("unknown_terminal", f"terminal {terminal_id} does not exist")
         branch = terminal.branch if terminal else Branch.objects.order_by("id").first()
@@ -127,7 +128,8 @@ def sale_create(
             raise CheckoutError("no_branch", "this shop has no branch to sell from")
         customer = None
         if customer_id is not None:
-            customer = Customer.objects.filter(pk=customer_id).first()
+            # Locked: two tills crediting the same customer must not lose points.
+            customer = Customer.objects.select_for_update().filter(pk=customer_id).first()
             if customer is None:
                 raise CheckoutError("unknown_customer", f"customer {customer_id} does not exist")
 
@@ -185,8 +187,12 @@ def sale_create(
             Payment(tenant_id=tenant_id, sale=sale, method=p.method, amount=p.amount.quantize(CENT))
             for p in payments
         )
-        for item_id, quantity in wanted.items():
-            Item.objects.filter(pk=item_id).update(quantity=F("quantity") - quantity)
+        # One statement for every line's stock: the rows are already locked above.
+        Item.objects.filter(pk__in=wanted).update(
+            quantity=Case(
+                *(When(pk=item_id, then=F("quantity") - qty) for item_id, qty in wanted.items())
+            )
+        )
         if customer is not None and points:
             LoyaltyLedgerEntry.objects.create(
                 tenant_id=tenant_id,
@@ -196,9 +202,8 @@ def sale_create(
                 reason="purchase",
                 created_at=sale.created_at,
             )
+            new_points = customer.loyalty_points + points
             Customer.objects.filter(pk=customer.pk).update(
-                loyalty_points=F("loyalty_points") + points
+                loyalty_points=new_points, tier_id=_tier_for(new_points, customer.tier_id)
             )
-            customer.refresh_from_db(fields=["loyalty_points", "tier"])
-            _upgrade_tier(customer)
     return sale

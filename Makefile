@@ -159,6 +159,10 @@ bench-archive: ## Trace archive: sustained spans/s and peak RSS (BENCH_ARGS='--r
 bench-pos: bootstrap ## POS checkout + search p50/p95/p99 at 20 clients via gunicorn + PgBouncer (BENCH_ARGS='--clients 20 --seconds 20')
 	$(VENV_PY) -m tests.harness -- $(VENV_PY) bench/bench_pos_checkout.py $(BENCH_ARGS)
 
+.PHONY: bench-tracing
+bench-tracing: ## Locust req/s per core, tracing on vs off, HttpUser and FastHttpUser (BENCH_ARGS='--seconds 15')
+	$(VENV_PY) bench/bench_tracing_overhead.py $(BENCH_ARGS)
+
 .PHONY: images-offline
 images-offline: LAB_IMAGES = offline
 images-offline: ## Build every lab image from Debian packages (no registry; reuses existing images and layers)

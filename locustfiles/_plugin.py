@@ -19,7 +19,7 @@ from typing import Any
 import gevent
 from locust import events
 from locust.env import Environment
-from locust.runners import MasterRunner, WorkerRunner
+from locust.runners import STATE_INIT, STATE_STOPPED, MasterRunner, WorkerRunner
 
 from locustfiles import _tracing
 from locustfiles._checks import check_record
@@ -225,6 +225,10 @@ class LabPlugin:
 
     # --- end of run -------------------------------------------------------------------------
     def on_quitting(self, environment: Environment, **_kwargs: Any) -> None:
+        if self.runner.state not in (STATE_INIT, STATE_STOPPED):
+            # SIGTERM or Ctrl-C: Locust fires `quitting` before it stops the users, so stop
+            # them first; else requests would go on after the record's last flush.
+            self.runner.stop()
         if self.recorder is not None:
             self.recorder.stop_timer()
             self.recorder.flush()

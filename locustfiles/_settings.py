@@ -24,6 +24,16 @@ DEFAULT_TRACE_SAMPLE_RATIO = 0.1
 _RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 
 
+def _number(cast: type[int] | type[float], default: float) -> Any:
+    """A flag type that reads an empty value (an unset Compose knob) as the default."""
+
+    def parse(text: str) -> float:
+        return cast(text) if str(text).strip() else cast(default)
+
+    parse.__name__ = cast.__name__
+    return parse
+
+
 @events.init_command_line_parser.add_listener
 def _register_flags(parser: Any, **_kwargs: Any) -> None:
     group = parser.add_argument_group(
@@ -39,14 +49,14 @@ def _register_flags(parser: Any, **_kwargs: Any) -> None:
     group.add_argument(
         "--lab-users",
         env_var="LAB_USERS",
-        type=int,
+        type=_number(int, 0),
         default=0,
         help="peak users (0 = profile default)",
     )
     group.add_argument(
         "--lab-spawn-rate",
         env_var="LAB_SPAWN_RATE",
-        type=float,
+        type=_number(float, 0.0),
         default=0.0,
         help="users started per second (0 = profile default)",
     )
@@ -66,14 +76,14 @@ def _register_flags(parser: Any, **_kwargs: Any) -> None:
     group.add_argument(
         "--lab-trace-sample-ratio",
         env_var="LAB_TRACE_SAMPLE_RATIO",
-        type=float,
+        type=_number(float, DEFAULT_TRACE_SAMPLE_RATIO),
         default=DEFAULT_TRACE_SAMPLE_RATIO,
         help="share of tasks traced (TraceIdRatio), 0..1",
     )
     group.add_argument(
         "--lab-locust-metrics-port",
         env_var="LAB_LOCUST_METRICS_PORT",
-        type=int,
+        type=_number(int, DEFAULT_METRICS_PORT),
         default=DEFAULT_METRICS_PORT,
         help="Prometheus endpoint of the master (0 = any free port, -1 = off)",
     )
@@ -86,7 +96,7 @@ def _register_flags(parser: Any, **_kwargs: Any) -> None:
     group.add_argument(
         "--lab-record-flush-seconds",
         env_var="LAB_RECORD_FLUSH_SECONDS",
-        type=float,
+        type=_number(float, 2.0),
         default=2.0,
         help="per-request record: write a Parquet part at least this often",
     )

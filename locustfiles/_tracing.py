@@ -24,6 +24,7 @@ from __future__ import annotations
 import collections
 import logging
 import os
+import random
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,6 +35,7 @@ from opentelemetry import baggage, context, trace
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
 from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
@@ -119,6 +121,19 @@ class DroppingBatchSpanProcessor(SpanProcessor):
         return True
 
 
+_TRACE_ID_LIMIT = (1 << 64) - 1  # TraceIdRatioBased judges the low 64 bits
+
+
+class _PresetIdGenerator(RandomIdGenerator):
+    """Hands out a trace id drawn beforehand (once), so the sampler sees that id."""
+
+    preset: int | None = None
+
+    def generate_trace_id(self) -> int:
+        preset, self.preset = self.preset, None
+        return preset if preset is not None else super().generate_trace_id()
+
+
 def _exporter_from_environ() -> SpanExporter | None:
     """OTLP/HTTP when an endpoint is configured (as the app does); else propagate only."""
     choice = os.environ.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower()
@@ -159,9 +174,13 @@ class LabTracing:
         attributes: dict[str, Any] = {"locust.worker_id": worker_id}
         if not os.environ.get("OTEL_SERVICE_NAME"):
             attributes["service.name"] = SERVICE_NAME
+        sampler = TraceIdRatioBased(sample_ratio)
+        self.bound = sampler.bound
+        self.id_generator = _PresetIdGenerator()
         self.provider = TracerProvider(
             resource=Resource.create(attributes),
-            sampler=ParentBased(root=TraceIdRatioBased(sample_ratio)),
+            sampler=ParentBased(root=sampler),
+            id_generator=self.id_generator,
         )
         if exporter is None and use_environ_exporter:
             exporter = _exporter_from_environ()
@@ -179,7 +198,24 @@ class LabTracing:
 
     @contextmanager
     def task_span(self, name: str, attributes: dict[str, Any]) -> Iterator[None]:
-        """The INTERNAL root span of one task; the sampling decision is made here."""
+        """The INTERNAL root span of one task; the sampling decision is made here.
+
+        The trace id is drawn first and judged by TraceIdRatioBased's own rule; only a
+        sampled task pays for an SDK span. An unsampled one gets a bare span context
+        (with that trace id, flag off) that its requests propagate.
+        """
+        trace_id = random.getrandbits(128) or 1
+        if (trace_id & _TRACE_ID_LIMIT) >= self.bound:
+            unsampled = trace.NonRecordingSpan(
+                trace.SpanContext(trace_id, random.getrandbits(64) or 1, is_remote=False)
+            )
+            token = context.attach(trace.set_span_in_context(unsampled, self.root_context))
+            try:
+                yield
+            finally:
+                context.detach(token)
+            return
+        self.id_generator.preset = trace_id  # start_span is synchronous: no other user interleaves
         span = self.tracer.start_span(
             name, context=self.root_context, kind=SpanKind.INTERNAL, attributes=attributes
         )

@@ -14,6 +14,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from types import FrameType
 
+from lab.compose_files import compose_file_args, image_set
 from lab.errors import EXIT_BREACH, EXIT_INTERRUPTED, EXIT_OK, LabError
 from lab.meta import REPO_ROOT, initial_meta, now_iso, write_meta
 from lab.progress import format_line, read_latest
@@ -29,7 +30,6 @@ GRACE_S = 120.0  # ramp-down, result flushing and report writing of Locust itsel
 # wait that long after Locust stops so the report sees the last requests' spans.
 SPAN_SETTLE_S = 6.0
 STOP_TIMEOUT_S = 30.0
-COMPOSE_FILE = "docker-compose.perf.yml"
 _DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$")
 
 
@@ -122,6 +122,7 @@ def validate(opts: RunOptions) -> Targets:
             )
         if shutil.which("docker") is None:
             raise LabError("docker not found: install it (make lab-up explains) or use --local")
+        image_set()  # an unknown LAB_IMAGES is refused before the run folder exists
     elif not (REPO_ROOT / "locustfiles").is_dir():
         raise LabError(f"no locustfiles/ in {REPO_ROOT}: nothing to run")
     return load_targets(None, opts.targets_file, list(opts.target_overrides))
@@ -199,8 +200,11 @@ def local_commands(opts: RunOptions, run_dir: Path) -> list[list[str]]:
 
 
 def compose_command() -> list[str]:
-    """Foreground `up` of master and workers: the master's exit code becomes ours."""
-    command = ["docker", "compose", "-f", str(REPO_ROOT / COMPOSE_FILE)]
+    """Foreground `up` of master and workers: the master's exit code becomes ours.
+
+    The files follow `LAB_IMAGES` (the offline set adds its override), as `make lab-up` does.
+    """
+    command = ["docker", "compose", *compose_file_args()]
     for env_file in (".env", ".env.override"):
         if (REPO_ROOT / env_file).is_file():
             command += ["--env-file", str(REPO_ROOT / env_file)]

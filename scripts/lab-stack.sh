@@ -70,12 +70,11 @@ prepare_env() {
   export DOCKER_BUILDKIT=1 COMPOSE_DOCKER_CLI_BUILD=1
 }
 
-COMPOSE_FILES=(-f docker-compose.perf.yml)
-if [[ "$LAB_IMAGES" == offline ]]; then
-  COMPOSE_FILES+=(-f docker-compose.offline.yml)
-elif [[ "$LAB_IMAGES" != default ]]; then
-  die "LAB_IMAGES=$LAB_IMAGES: use LAB_IMAGES=default (registry images) or LAB_IMAGES=offline"
-fi
+# The files of the image set come from lab/compose_files.py, which `lab run --compose` uses
+# too (standard library only, so the system python3 is enough).
+COMPOSE_FILES=()
+mapfile -t COMPOSE_FILES < <(PYTHONPATH="$REPO_ROOT" python3 -m lab.compose_files "$LAB_IMAGES" 2>/dev/null)
+[[ ${#COMPOSE_FILES[@]} -gt 0 ]] || die "LAB_IMAGES=$LAB_IMAGES: use LAB_IMAGES=default (registry images) or LAB_IMAGES=offline"
 
 compose() {
   local env_files=(--env-file .env) profiles=() profile

@@ -1,0 +1,59 @@
+"""The Compose files of the lab for an image set (`LAB_IMAGES`): the one place that knows them.
+
+`lab run --compose` builds its `docker compose` command from `compose_file_args()`, and
+`scripts/lab-stack.sh` asks `python3 -m lab.compose_files [SET]` (one argument per line), so
+the default set and the offline override can never drift apart between the two.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from lab.errors import LabError
+
+REPO_ROOT = Path(__file__).resolve().parents[1]
+BASE_FILE = "docker-compose.perf.yml"
+# Image set -> files added after the base file, in order.
+OVERRIDES: dict[str, tuple[str, ...]] = {
+    "default": (),
+    "offline": ("docker-compose.offline.yml",),
+}
+
+
+def image_set(name: str | None = None) -> str:
+    """The image set asked for: `name`, else $LAB_IMAGES, else `default`."""
+    chosen = name or os.environ.get("LAB_IMAGES") or "default"
+    if chosen not in OVERRIDES:
+        raise LabError(
+            f"LAB_IMAGES={chosen}: use LAB_IMAGES=default (registry images) or LAB_IMAGES=offline"
+        )
+    return chosen
+
+
+def compose_files(name: str | None = None) -> tuple[str, ...]:
+    """File names (relative to the repository root) of an image set, base file first."""
+    return (BASE_FILE, *OVERRIDES[image_set(name)])
+
+
+def compose_file_args(name: str | None = None, root: Path = REPO_ROOT) -> list[str]:
+    """`-f FILE` arguments of `docker compose` for an image set, as absolute paths."""
+    args: list[str] = []
+    for file_name in compose_files(name):
+        args += ["-f", str(root / file_name)]
+    return args
+
+
+def main(argv: list[str]) -> int:
+    try:
+        for arg in compose_file_args(argv[0] if argv else None):
+            print(arg)
+    except LabError as exc:
+        print(f"lab: {exc.message}", file=sys.stderr)
+        return exc.exit_code
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # PostgreSQL entrypoint with the official postgres image's interface, for Debian's
 # postgresql-15: on an empty $PGDATA it runs initdb with POSTGRES_USER/POSTGRES_PASSWORD,
-# creates POSTGRES_DB, runs /docker-entrypoint-initdb.d/*.sql, *.sql.gz and *.sh once,
-# then execs the server. `postgres -c …` or bare `-c …` flags work as the command.
+# creates POSTGRES_DB, runs /docker-entrypoint-initdb.d/*.sql, *.sql.gz and *.sh once in
+# name order (an executable *.sh is run, any other sourced, as upstream), then execs the
+# server. `postgres -c …` or bare `-c …` flags work as the command.
 set -euo pipefail
 
 log() { printf '[postgres-entrypoint] %s\n' "$*" >&2; }
@@ -15,6 +16,8 @@ initialise() {
   : "${POSTGRES_PASSWORD:?POSTGRES_PASSWORD is required (as with the official image): set it in .env}"
   local user="${POSTGRES_USER:-postgres}"
   local db="${POSTGRES_DB:-$user}"
+  # Init scripts read these (as with the official image), defaults included.
+  export POSTGRES_USER="$user" POSTGRES_DB="$db" PGDATA
   local pwfile
   pwfile="$(mktemp)"
   printf '%s\n' "$POSTGRES_PASSWORD" >"$pwfile"
@@ -37,7 +40,16 @@ initialise() {
     case "$f" in
       *.sql) log "running $f"; "${psql[@]}" --dbname "$db" -q -f "$f" ;;
       *.sql.gz) log "running $f"; gunzip -c "$f" | "${psql[@]}" --dbname "$db" -q ;;
-      *.sh) log "sourcing $f"; PGHOST=/var/run/postgresql PGUSER="$user" PGDATABASE="$db" . "$f" ;;
+      *.sh)
+        # As the official image: an executable script is run, any other is sourced.
+        if [[ -x "$f" ]]; then
+          log "running $f"
+          PGHOST=/var/run/postgresql PGUSER="$user" PGDATABASE="$db" "$f"
+        else
+          log "sourcing $f"
+          PGHOST=/var/run/postgresql PGUSER="$user" PGDATABASE="$db" . "$f"
+        fi
+        ;;
       *) [[ -e "$f" ]] && log "ignoring $f" ;;
     esac
   done

@@ -64,6 +64,12 @@ lab-logs: ## Recent logs of the lab (SERVICE=app, FOLLOW=1 to follow)
 
 ##@ Data
 
+SEED_ARGS ?=
+
+.PHONY: seed
+seed: ## Seed the database of DATABASE_* at SCALE=doc|small|large (SEED_ARGS='--items 250000', '--reset', '--hash')
+	$(VENV_PY) -m seed --scale $(SCALE) $(SEED_ARGS)
+
 ##@ Load
 
 # `make load` drives Locust through `lab run` (run id, meta.json, live progress, report).
@@ -158,6 +164,10 @@ bench-archive: ## Trace archive: sustained spans/s and peak RSS (BENCH_ARGS='--r
 .PHONY: bench-pos
 bench-pos: bootstrap ## POS checkout + search p50/p95/p99 at 20 clients via gunicorn + PgBouncer (BENCH_ARGS='--clients 20 --seconds 20')
 	$(VENV_PY) -m tests.harness -- $(VENV_PY) bench/bench_pos_checkout.py $(BENCH_ARGS)
+
+.PHONY: bench-seed
+bench-seed: bootstrap ## Seed `large` into a throw-away PostgreSQL: wall time, rows/s per table, COPY vs bulk_create (BENCH_ARGS='--orm-items 100000')
+	$(VENV_PY) -m tests.harness -- $(VENV_PY) bench/bench_seed.py $(BENCH_ARGS)
 
 .PHONY: bench-tracing
 bench-tracing: ## Locust req/s per core, tracing on vs off, HttpUser and FastHttpUser (BENCH_ARGS='--seconds 15')

@@ -50,9 +50,30 @@ class LocustRun:
             return list(csv.DictReader(handle))
 
     def locust_total(self) -> tuple[int, int]:
-        """(requests, failures) of Locust's Aggregated row."""
+        """(requests, failures) as Locust counted them when the run ended.
+
+        Read from the `run_finished` event, which the plugin writes from Locust's in-memory
+        totals after the users stopped. Locust's stats CSV is not the reference: its writer
+        refreshes once a second and does not write again at shutdown, so it can miss the
+        requests of the last second.
+        """
+        finished = [e for e in self.events() if e["kind"] == "run_finished"]
+        assert finished, f"no run_finished event in {self.run_dir}\n{self.output[-3000:]}"
+        detail = finished[-1]["detail"]
+        csv_requests = self.csv_total()[0]
+        assert csv_requests <= detail["requests"], "the CSV can lag behind, never run ahead"
+        return int(detail["requests"]), int(detail["failures"])
+
+    def csv_total(self) -> tuple[int, int]:
+        """(requests, failures) of the Aggregated row of Locust's stats CSV."""
         row = next(r for r in self.csv_rows() if r["Name"] == "Aggregated")
         return int(row["Request Count"]), int(row["Failure Count"])
+
+    def record_rows_by_worker(self) -> dict[str, int]:
+        rows: dict[str, int] = {}
+        for part in (self.run_dir / "requests").glob("*/part-*.parquet"):
+            rows[part.parent.name] = rows.get(part.parent.name, 0) + pq.read_metadata(part).num_rows
+        return rows
 
     def record(self) -> pa.Table:
         parts = sorted((self.run_dir / "requests").glob("*/part-*.parquet"))

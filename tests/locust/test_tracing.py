@@ -97,3 +97,65 @@ def test_sampled_requests_share_their_trace_with_the_app_server_span(
             assert server["run_id"] == RUN_ID  # baggage lab.run_id reached the app
             matched += 1
         assert matched > 0, f"no app server span shares a trace id with {scenario}'s record"
+
+    # Down to the statements: an inventory page's server span is the parent of the psycopg2
+    # spans of its queries and of the Redis span of its session lookup, all in the run.
+    children: dict[str, list[dict]] = {}
+    for span in spans:
+        children.setdefault(span["parent_span_id"], []).append(span)
+    inventory_pages = [
+        s for s in servers if s["http_route"] == "inventory/" and by_id.get(s["parent_span_id"])
+    ]
+    assert inventory_pages, sorted({s["http_route"] for s in servers if s["http_route"]})
+    for server in inventory_pages:
+        below = children.get(server["span_id"], [])
+        systems = {child["db_system"] for child in below}
+        assert {"postgresql", "redis"} <= systems, (server["name"], systems)
+        statements = [c for c in below if c["db_system"] == "postgresql"]
+        assert any("inventory_item" in (c["db_statement"] or "") for c in statements)
+        assert all(c["trace_id"] == server["trace_id"] for c in below)
+        assert all(c["run_id"] == RUN_ID for c in below)
+        assert all(c["service_name"] == "jewelry-app" for c in below)
+
+
+def test_a_dead_trace_backend_costs_spans_never_requests(live_apps, runs_dir, free_port) -> None:
+    # Nothing listens there: every export fails, quickly (1 s timeout), on both sides.
+    otlp = {
+        "OTEL_EXPORTER_OTLP_ENDPOINT": f"http://127.0.0.1:{free_port}",
+        "OTEL_EXPORTER_OTLP_TIMEOUT": "1",
+        "OTEL_BSP_SCHEDULE_DELAY": "200",
+    }
+    app = live_apps(**otlp)
+    run = run_locust(
+        app.url,
+        runs_dir,
+        "20260101-000000-smoke-d0wn",
+        env={
+            **otlp,
+            "LAB_SCENARIO": "TenantUser",
+            "LAB_USERS": "3",
+            "LAB_SPAWN_RATE": "3",
+            "LAB_DURATION": "8s",
+            "LAB_TRACE_SAMPLE_RATIO": "1",
+        },
+        targets=RELAXED_TARGETS,
+    )
+    assert run.returncode == 0, run.output[-4000:]
+    requests, failures = run.locust_total()
+    assert requests > 0
+    assert failures == 0
+    assert run.record().num_rows == requests  # the record does not depend on tracing
+    dropped = [e["detail"]["count"] for e in run.events() if e["kind"] == "spans_dropped"]
+    assert dropped, "Locust did not count the spans it could not export"
+    assert dropped[-1] > 0
+
+    def app_dropped() -> float:
+        status, body = app.get("/metrics")
+        assert status == 200
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in body.decode().splitlines()
+            if line.startswith("jewelry_spans_dropped_total{")
+        )
+
+    wait_for(lambda: app_dropped() > 0, 30, "the app to count its dropped spans")

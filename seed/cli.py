@@ -61,6 +61,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="delete only lab-generated tenants and everything under them, then stop",
     )
     action.add_argument(
+        "--replace",
+        action="store_true",
+        help="replace lab data seeded with other parameters (one transaction)",
+    )
+    action.add_argument(
         "--hash", action="store_true", help="print the SHA-256 of the lab data and stop"
     )
     parser.add_argument(
@@ -106,6 +111,7 @@ def run(argv: list[str] | None = None) -> int:
         end_date=end_date,
         runs_dir=runs_dir(args.runs_dir),
         force=args.force,
+        replace=args.replace,
     )
     return seed(request)
 

@@ -51,6 +51,7 @@ class SeedRequest:
     end_date: date
     runs_dir: Path
     force: bool = False
+    replace: bool = False  # lab data from other parameters is deleted and seeded anew
 
 
 def expected_counts(scale: Scale) -> dict[str, int]:
@@ -91,9 +92,11 @@ def seed(request: SeedRequest) -> int:
             lock(cursor)
             state = read_state(cursor)
             _refuse_foreign(state, request.force)
-            if state.lab_slugs:
-                credentials = _already_seeded(cursor, state, plans, generator, request)
+            if state.lab_slugs and _same_seeding(cursor, state, plans, request):
+                credentials = _already_seeded(state, plans, generator, request)
             else:
+                if state.lab_slugs:  # from other parameters: --replace was given
+                    reset_lab_data(cursor, state)
                 _load(raw, cursor, generator, plans, scale, figures, credentials)
     path = request.runs_dir / FILE_NAME
     write_credentials(
@@ -107,28 +110,37 @@ def seed(request: SeedRequest) -> int:
     return 0
 
 
+def _same_seeding(
+    cursor: object, state: DatabaseState, plans: list[TenantPlan], request: SeedRequest
+) -> bool:
+    """True when the lab data is this request's; refuses other lab data unless --replace."""
+    found = lab_counts(cursor)
+    wanted = expected_counts(request.scale)
+    if state.lab_slugs == [plan.slug for plan in plans] and found == wanted:
+        return True
+    differences = ", ".join(
+        f"{key} {found[key]:,} (asked {wanted[key]:,})"
+        for key in wanted
+        if found[key] != wanted[key]
+    )
+    differences = differences or "other tenants (another --random-seed or --tenants)"
+    if not request.replace:
+        raise SeedError(
+            f"the database already holds different lab data ({differences}): "
+            "pass --replace to delete it and seed anew, or run `python -m seed --reset` first"
+        )
+    log(f"replacing the lab data ({differences})")
+    return False
+
+
 def _already_seeded(
-    cursor: object,
     state: DatabaseState,
     plans: list[TenantPlan],
     generator: TenantGenerator,
     request: SeedRequest,
 ) -> list[Credential]:
     scale = request.scale
-    wanted_slugs = [plan.slug for plan in plans]
-    found = lab_counts(cursor)
-    wanted = expected_counts(scale)
-    if state.lab_slugs != wanted_slugs or found != wanted:
-        differences = ", ".join(
-            f"{key} {found[key]:,} (asked {wanted[key]:,})"
-            for key in wanted
-            if found[key] != wanted[key]
-        )
-        differences = differences or "other tenants (another --random-seed or --tenants)"
-        raise SeedError(
-            f"the database already holds different lab data ({differences}): "
-            "run `python -m seed --reset` first to replace it"
-        )
+    found = expected_counts(scale)
     log(
         f"lab data for scale {scale.name!r} (random seed {request.random_seed}) is already "
         f"there: {len(plans)} tenants, {found['items']:,} items, {found['sales']:,} sales; "

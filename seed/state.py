@@ -146,3 +146,6 @@ def reset(cursor: Any, state: DatabaseState) -> None:
     log(f"deleted {cursor.rowcount:,} lab users")
     cursor.execute(f"DELETE FROM {TENANT.name} WHERE generated_by = %s", [LAB_MARKER])
     log(f"deleted {cursor.rowcount:,} lab tenants")
+    # Run the deferred foreign-key checks of these deletes now: a load in the same transaction
+    # (--replace) cannot ALTER a table that still has pending trigger events.
+    cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")

@@ -150,3 +150,22 @@ def test_credentials_file_lists_every_lab_account(run_seed: Callable, runs_dir: 
     assert all(tenants[u["tenant_id"]] == u["tenant_slug"] for u in users)
     assert len({u["password"] for u in users}) == 4
     assert not list(runs_dir.glob(".credentials-*"))  # no temporary file left
+
+
+def test_replace_swaps_lab_data_from_other_parameters_in_one_go(
+    run_seed: Callable, foreign_shop: Tenant
+):
+    ok(run_seed(*TINY, "--force"))
+    result = ok(run_seed(*TINY, "--items", "400", "--force", "--replace"))
+    assert "replacing the lab data (items 300 (asked 400))" in result.stderr
+    assert table_count("inventory_item", "WHERE sku LIKE 'REAL-%'") == 1
+    assert table_count("inventory_item") == 400 + 1
+    assert lab_tenant_count() == 2
+
+
+def test_replace_without_foreign_data_takes_the_truncate_path(run_seed: Callable):
+    ok(run_seed(*TINY))
+    result = ok(run_seed(*TINY, "--random-seed", "99", "--replace"))
+    assert "truncated" in result.stderr
+    assert lab_tenant_count() == 2
+    assert table_count("sales_sale") == 250

@@ -161,6 +161,17 @@ lint: ## ruff check and ruff format --check over the repository
 bench-archive: ## Trace archive: sustained spans/s and peak RSS (BENCH_ARGS='--rate 10000 --seconds 20')
 	$(VENV_PY) bench/bench_trace_archive.py $(BENCH_ARGS)
 
+.PHONY: dev-app
+dev-app: bootstrap ## The app by hand, no Docker: own services, migrate, seed SCALE=, gunicorn on 127.0.0.1:PORT (8000)
+	SCALE=$(SCALE) scripts/dev-app.sh
+
+.PHONY: bench
+bench: bench-seed bench-report bench-archive bench-tracing bench-pos bench-api ## Every benchmark in turn (prints figures; targets are in the README)
+
+.PHONY: bench-api
+bench-api: bootstrap ## API inventory list p50/p95 at N clients via gunicorn + PgBouncer (BENCH_ARGS='--clients 20 --seconds 15')
+	$(VENV_PY) -m tests.harness -- $(VENV_PY) bench/bench_api_inventory.py $(BENCH_ARGS)
+
 .PHONY: bench-pos
 bench-pos: bootstrap ## POS checkout + search p50/p95/p99 at 20 clients via gunicorn + PgBouncer (BENCH_ARGS='--clients 20 --seconds 20')
 	$(VENV_PY) -m tests.harness -- $(VENV_PY) bench/bench_pos_checkout.py $(BENCH_ARGS)

@@ -203,12 +203,15 @@ def compose_command() -> list[str]:
     """Foreground `up` of master and workers: the master's exit code becomes ours.
 
     The files follow `LAB_IMAGES` (the offline set adds its override), as `make lab-up` does.
+    Not `--exit-code-from`: it stops everything at the first container exit, and the workers
+    quit (code 0) before the master has written its CSV and HTML report.
+    `--abort-on-container-failure` waits for all of them and returns the first failure's code.
     """
     command = ["docker", "compose", *compose_file_args()]
     for env_file in (".env", ".env.override"):
         if (REPO_ROOT / env_file).is_file():
             command += ["--env-file", str(REPO_ROOT / env_file)]
-    return [*command, "up", "--no-deps", "--force-recreate", "--exit-code-from", "locust-master",
+    return [*command, "up", "--no-deps", "--force-recreate", "--abort-on-container-failure",
             "locust-master", "locust-worker"]  # fmt: skip
 
 

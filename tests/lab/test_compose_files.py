@@ -46,6 +46,9 @@ def test_lab_run_compose_command_follows_lab_images(monkeypatch: pytest.MonkeyPa
         "docker-compose.offline.yml",
     ]
     assert command[command.index("up") :][:2] == ["up", "--no-deps"]
+    # Workers quit before the master writes its report: their exit must not stop it.
+    assert "--abort-on-container-failure" in command
+    assert "--exit-code-from" not in command
 
 
 def test_lab_run_refuses_unknown_set_before_creating_the_run(

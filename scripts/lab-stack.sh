@@ -106,6 +106,9 @@ port_in_use() {
   python3 - "$1" "$2" <<'EOF'
 import socket, sys
 sock = socket.socket()
+# As the servers that will bind it do: a port held only by TIME_WAIT (the lab just went
+# down) is free.
+sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 try:
     sock.bind((sys.argv[1], int(sys.argv[2])))
 except OSError:

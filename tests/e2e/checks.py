@@ -76,8 +76,11 @@ def check_locust_series(run_dir: Path, prom: str) -> str:
 
 
 def check_exporter_series(_run_dir: Path, prom: str) -> str:
+    # Prometheus writes `up` and `scrape_*` even for a target it cannot reach: not evidence.
     counts = {
-        job: prometheus_count(prom, f'last_over_time({{job="{job}"}}[30m])')
+        job: prometheus_count(
+            prom, f'last_over_time({{job="{job}", __name__!~"up|scrape_.*"}}[30m])'
+        )
         for job in EXPORTER_JOBS
     }
     missing = [job for job, count in counts.items() if count == 0]
@@ -98,11 +101,16 @@ def check_traces(run_dir: Path, _prom: str) -> str:
 
 
 def check_report(run_dir: Path, _prom: str) -> str:
-    wanted = [run_dir / "report.html", run_dir / "locust" / "report.html"]
+    wanted = [
+        run_dir / "meta.json",
+        run_dir / "report.html",
+        run_dir / "summary.md",
+        run_dir / "locust" / "report.html",
+    ]
     missing = [str(p.relative_to(run_dir)) for p in wanted if not p.is_file()]
     if missing:
         raise CheckFailed(f"missing in the run folder: {', '.join(missing)}")
-    return "report.html and locust/report.html present"
+    return "meta.json, report.html, summary.md and locust/report.html present"
 
 
 CHECKS: dict[str, Callable[[Path, str], str]] = {

@@ -10,7 +10,7 @@ import pytest
 
 from lab.compose_files import REPO_ROOT, compose_file_args, compose_files
 from lab.errors import LabError
-from lab.runner import compose_command
+from lab.runner import RunOptions, compose_command, validate
 
 
 def test_default_set_is_the_base_file_only(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -51,19 +51,15 @@ def test_lab_run_compose_command_follows_lab_images(monkeypatch: pytest.MonkeyPa
     assert "--exit-code-from" not in command
 
 
-def test_lab_run_refuses_unknown_set_before_creating_the_run(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
-) -> None:
-    from lab.__main__ import main
-
+def test_lab_run_refuses_unknown_set_in_validation(monkeypatch: pytest.MonkeyPatch) -> None:
+    # validate() runs before the run folder is made, so a refused run leaves nothing behind.
     monkeypatch.setenv("LAB_IMAGES", "bogus")
     monkeypatch.setattr("shutil.which", lambda name: f"/usr/bin/{name}")
-    runs = REPO_ROOT / "runs"
-    before = set(runs.iterdir()) if runs.is_dir() else set()
-    code = main(["run", "--compose", "--profile", "smoke", "--duration", "5s"])
-    assert code == 2
-    assert "LAB_IMAGES=bogus" in capsys.readouterr().err
-    assert (set(runs.iterdir()) if runs.is_dir() else set()) == before
+    opts = RunOptions(runs_root=REPO_ROOT / "runs", profile="smoke", compose=True)
+    with pytest.raises(LabError, match="LAB_IMAGES=bogus"):
+        validate(opts)
+    monkeypatch.setenv("LAB_IMAGES", "offline")
+    validate(opts)
 
 
 def test_module_prints_one_argument_per_line_for_the_scripts() -> None:

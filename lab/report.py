@@ -177,6 +177,9 @@ def summary_json(report: Report) -> dict[str, Any]:
             {**asdict(s), "failure_ratio": s.failure_ratio, "passed": s.passed}
             for s in report.names
         ],
+        "db_query_p95_ms": report.db_p95_ms,
+        "breakdown": [{**asdict(b), "dominant": b.dominant} for b in report.breakdown],
+        "statements": [asdict(st) for st in report.statements],
         "n_plus_one": [asdict(f) for f in report.n_plus_one],
     }
 

@@ -110,3 +110,109 @@ def test_n_plus_one_fault_found_on_a_real_run_and_clean_run_has_none(
     clean = live_apps(**otlp)
     digest = _run_and_report(runs_dir, clean, otlp)
     assert _inventory_findings(digest) == [], json.dumps(digest["n_plus_one"], indent=1)
+
+
+SEARCH_ITEMS = 60_000  # a real shop's catalogue: enough rows that a sequential scan shows
+STYLES = ("Classic", "Vintage", "Halo", "Solitaire", "Eternity", "Signet", "Cuban", "Tennis")
+METALS = (("gold", 18, "18K Yellow"), ("silver", None, "Sterling"), ("platinum", None, "Pt950"))
+# The scenario's search words (locustfiles/_users.py SEARCH_WORDS) name 1 item in 200: a
+# selective search, the case an index exists for and slow_search bypasses.
+NEEDLES = ("Ring", "Gold", "Silver", "Necklace", "Bracelet", "Earring", "Pendant", "Chain")
+
+
+@pytest.fixture
+def search_runs(shops, runs_dir: Path) -> Path:  # noqa: F811
+    """One shop with a real catalogue; the runs folder's credentials now sign into it only."""
+    from decimal import Decimal
+
+    from jewelry.inventory.models import Item
+    from tests.app.factories import PASSWORD
+
+    shop = shops[0]
+    rows = []
+    for i in range(SEARCH_ITEMS):
+        metal, karat, metal_name = METALS[i % len(METALS)]
+        piece = NEEDLES[(i // 200) % len(NEEDLES)] if i % 200 == 0 else "Piece"
+        rows.append(
+            Item(
+                tenant=shop.tenant, sku=f"BIG-{i:06d}",
+                name=f"{STYLES[(i // 7) % len(STYLES)]} {metal_name} {piece} {i}",
+                category=shop.categories[i % len(shop.categories)], branch=shop.branch,
+                metal=metal, karat=karat, weight_grams=Decimal("4.200"), cost=Decimal("90.00"),
+                price=Decimal("240.00"), quantity=5,
+            )
+        )  # fmt: skip
+    Item.unscoped.bulk_create(rows, batch_size=5000)
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE inventory_item")
+    runs = runs_dir
+    user = {"tenant_id": shop.tenant.pk, "tenant_slug": shop.tenant.slug,
+            "email": shop.user.email, "password": PASSWORD, "role": shop.user.role}  # fmt: skip
+    (runs / "credentials.json").write_text(json.dumps({"scale": "test", "users": [user]}))
+    return runs
+
+
+def _tenant_user_run(runs: Path, app: LiveApp, otlp: dict[str, str]) -> dict:
+    before = set(runs.iterdir())
+    run = _lab(
+        runs, "run", "--profile", "smoke", "--local", "--users", "4", "--spawn-rate", "4",
+        "--duration", "20s", "--scenario", "TenantUser", "--target", app.url,
+        "--trace-sample-ratio", "1", "--scale", "test",
+        *[a for r in RELAXED for a in ("--set", r)],
+        otlp=otlp,
+    )  # fmt: skip
+    (run_dir,) = set(runs.iterdir()) - before
+    assert run.returncode in (0, 1), run.stdout[-3000:] + run.stderr[-3000:]
+    time.sleep(3)  # the app's batch span processor and the archive's flush interval
+    report = _lab(runs, "report", run_dir.name, *[a for r in RELAXED for a in ("--set", r)])
+    assert report.returncode in (0, 1), report.stdout + report.stderr
+    return json.loads((run_dir / "report.json").read_text())
+
+
+def _search_count(digest: dict, marker: str) -> dict:
+    """The paginator's COUNT of the inventory search (normalised), told apart by `marker`.
+
+    The COUNT is the query that must look at every candidate row, so it shows the index
+    (or its absence) most plainly.
+    """
+    found = [
+        st for st in digest["statements"]
+        if "/inventory/" in st["routes"] and st["statement"].upper().startswith("SELECT COUNT(")
+        and marker in st["statement"].upper() and "LIKE" in st["statement"].upper()
+    ]  # fmt: skip
+    assert found, [st["statement"][:160] for st in digest["statements"]]
+    return max(found, key=lambda st: st["total_ms"])
+
+
+def test_slow_search_time_is_attributed_to_the_database(
+    live_apps: Callable[..., LiveApp],  # noqa: F811
+    search_runs: Path,
+    archive_url: str,
+) -> None:
+    otlp = {"OTEL_EXPORTER_OTLP_ENDPOINT": archive_url, "OTEL_BSP_SCHEDULE_DELAY": "200"}
+    clean = live_apps(**otlp)
+    before = _tenant_user_run(search_runs, clean, otlp)
+    clean.stop()
+    slow = live_apps(LAB_FAULTS="slow_search", **otlp)
+    after = _tenant_user_run(search_runs, slow, otlp)
+
+    # The statement the fault introduces (LOWER of a concatenation, which no index covers)
+    # against the trigram-indexed one it replaces: on 60,000 items each call costs far more.
+    indexed = _search_count(before, 'UPPER("INVENTORY_ITEM"."NAME"')
+    unindexed = _search_count(after, "LOWER((COALESCE(")
+    assert unindexed["mean_ms"] >= 3 * indexed["mean_ms"], (indexed, unindexed)
+
+    # And the route's breakdown puts the added time in the database, not in app code.
+    (route_before,) = [b for b in before["breakdown"] if b["route"] == "/inventory/"]
+    (route_after,) = [b for b in after["breakdown"] if b["route"] == "/inventory/"]
+
+    def server_ms(route: dict) -> float:
+        return route["app_ms"] + route["db_ms"] + route["redis_ms"]
+
+    added = server_ms(route_after) - server_ms(route_before)
+    added_db = route_after["db_ms"] - route_before["db_ms"]
+    assert added_db > 3.0, (route_before, route_after)
+    assert added_db >= 0.6 * added, (route_before, route_after)
+    assert route_after["dominant"] == "database", route_after

@@ -53,6 +53,13 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--items", type=int, default=500)
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="mean seconds a client waits between requests (uniform 0.5-1.5x), as a user does;"
+        " 0 = closed loop, which measures saturation rather than a user's wait",
+    )
     parser.add_argument("--faults", default="", help="LAB_FAULTS for gunicorn, e.g. n_plus_one")
     args = parser.parse_args()
     if "DATABASE_PORT" not in os.environ:
@@ -98,6 +105,8 @@ def main() -> int:
                 with lock:
                     latencies.append(elapsed)
                     statuses[response.status_code] += 1
+                if args.think:
+                    time.sleep(rng.uniform(0.5, 1.5) * args.think)
 
         threads = [threading.Thread(target=client, args=(t, n)) for n, t in enumerate(tokens)]
         print(f"running {args.clients} clients for {args.seconds:.0f} s ...", flush=True)
@@ -111,7 +120,7 @@ def main() -> int:
     ms = [v * 1000 for v in latencies]
     print(
         f"\nGET /api/inventory/: {args.clients} clients, {args.seconds:.0f} s, {args.items} items,"
-        f" LAB_FAULTS={args.faults!r}"
+        f" LAB_FAULTS={args.faults!r}, think {args.think:g} s"
     )
     print(f"{'n':>6} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
     print(

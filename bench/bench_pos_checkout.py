@@ -135,6 +135,13 @@ def main() -> int:
     parser.add_argument("--clients", type=int, default=20)
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--items", type=int, default=500)
+    parser.add_argument(
+        "--think",
+        type=float,
+        default=0.0,
+        help="mean seconds a client waits between requests (uniform 0.5-1.5x), as a user does;"
+        " 0 = closed loop, which measures saturation rather than a user's wait",
+    )
     args = parser.parse_args()
     if "DATABASE_PORT" not in os.environ:
         print(
@@ -184,6 +191,8 @@ def main() -> int:
                     latencies["search"].append(search_s)
                     statuses[("checkout", response.status_code)] += 1
                     statuses[("search", found.status_code)] += 1
+                if args.think:
+                    time.sleep(rng.uniform(0.5, 1.5) * args.think)
 
         threads = [
             threading.Thread(target=client, args=(session, n)) for n, session in enumerate(sessions)
@@ -196,7 +205,10 @@ def main() -> int:
     finally:
         stop(server)
 
-    print(f"\n{args.clients} concurrent clients, {args.seconds:.0f} s, {args.items} items")
+    print(
+        f"\n{args.clients} concurrent clients, {args.seconds:.0f} s, {args.items} items,"
+        f" think {args.think:g} s"
+    )
     print(f"{'endpoint':<10} {'n':>6} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8} {'p99 ms':>8}")
     for name, values in latencies.items():
         ms = [v * 1000 for v in values]

@@ -119,6 +119,7 @@ figure "memory idle:"$'\n'"$(memory_snapshot)"
 sales_before="$(psql_value 'SELECT count(*) FROM sales_sale')"
 
 log "4/6 smoke run ($DURATION, 2 workers) via lab run --compose"
+rm -f build/e2e-stats-during-smoke.txt # never report an earlier run's sample
 (sleep 40 && memory_snapshot >build/e2e-stats-during-smoke.txt) &
 sampler=$!
 rc=0

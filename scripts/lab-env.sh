@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Create .env from .env.example on first use, replacing every `generate` value with a fresh
-# random secret (hex, so it is safe inside URLs) and LAB_UID/LAB_GID=auto with this user's ids. An existing .env is left alone, and keys
-# that .env.example gained since are appended with their defaults.
+# random secret (hex, so it is safe inside URLs), LAB_UID/LAB_GID=auto with this user's ids and
+# LAB_SEED_END_DATE=today with today's date. An existing .env is left alone, and keys that
+# .env.example gained since are appended with their defaults.
 # Usage: scripts/lab-env.sh [ENV_FILE]      (default .env next to .env.example)
 set -euo pipefail
 
@@ -21,6 +22,8 @@ render_line() {
     printf 'LAB_UID=%s\n' "$(id -u)"
   elif [[ "$line" == LAB_GID=auto ]]; then
     printf 'LAB_GID=%s\n' "$(id -g)"
+  elif [[ "$line" == LAB_SEED_END_DATE=today ]]; then
+    printf 'LAB_SEED_END_DATE=%s\n' "$(date -u +%F)"
   else
     printf '%s\n' "$line"
   fi

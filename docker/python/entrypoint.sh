@@ -28,7 +28,10 @@ case "$role" in
     echo "[seed] migrating ..." >&2
     python app/manage.py migrate --noinput
     echo "[seed] seeding at scale ${LAB_SCALE:-small} ..." >&2
-    exec python -m seed --scale "${LAB_SCALE:-small}" "$@"
+    # Same parameters: nothing to do. Another scale or end date: the lab's own data is swapped
+    # in one transaction (--replace); data the seed did not generate is still refused.
+    exec python -m seed --scale "${LAB_SCALE:-small}" --replace \
+      ${LAB_SEED_END_DATE:+--end-date "$LAB_SEED_END_DATE"} "$@"
     ;;
   locust-master)
     args=(-f locustfiles/ --master --host "${LAB_TARGET_HOST:-http://app:8000}")

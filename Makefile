@@ -166,11 +166,15 @@ dev-app: bootstrap ## The app by hand, no Docker: own services, migrate, seed SC
 	SCALE=$(SCALE) scripts/dev-app.sh
 
 .PHONY: bench
-bench: bench-seed bench-report bench-archive bench-tracing bench-pos bench-api ## Every benchmark in turn (prints figures; targets are in the README)
+bench: bench-seed bench-report bench-archive bench-tracing bench-record bench-pos bench-api ## Every benchmark in turn (prints figures; targets are in the README)
 
 .PHONY: bench-api
 bench-api: bootstrap ## API inventory list p50/p95 at N clients via gunicorn + PgBouncer (BENCH_ARGS='--clients 20 --seconds 15')
 	$(VENV_PY) -m tests.harness -- $(VENV_PY) bench/bench_api_inventory.py $(BENCH_ARGS)
+
+.PHONY: bench-record
+bench-record: bootstrap ## Per-request record: RSS after each million requests (flat = bounded) (BENCH_ARGS='--requests 3000000')
+	$(VENV_PY) bench/bench_record_memory.py $(BENCH_ARGS)
 
 .PHONY: bench-pos
 bench-pos: bootstrap ## POS checkout + search p50/p95/p99 at 20 clients via gunicorn + PgBouncer (BENCH_ARGS='--clients 20 --seconds 20')

@@ -20,7 +20,8 @@ from typing import Any
 import gevent
 import pyarrow as pa
 import pyarrow.parquet as pq
-from opentelemetry import trace
+
+from locustfiles._tracing import current_trace_id
 
 logger = logging.getLogger(__name__)
 
@@ -124,10 +125,7 @@ class RequestRecorder:
         columns["failure"].append(failure_reason(exception))
         columns["worker_id"].append(self.worker_id)
         columns["tenant_id"].append(context.get("tenant_id"))
-        span_context = trace.get_current_span().get_span_context()
-        columns["trace_id"].append(
-            format(span_context.trace_id, "032x") if span_context.trace_flags.sampled else None
-        )
+        columns["trace_id"].append(current_trace_id())
         columns["run_id"].append(self.run_id)
         self.rows_seen += 1
         if len(columns["name"]) >= self.flush_rows:

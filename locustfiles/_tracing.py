@@ -5,14 +5,18 @@ only), samples everything, exports over gRPC by default and knows nothing of
 tasks, tenants or run ids. This module works the same for `HttpUser` and
 `FastHttpUser` by wrapping the user's `client.request`.
 
-- Sampling is decided once, at the task span (`TraceIdRatioBased`,
-  `LAB_TRACE_SAMPLE_RATIO`); requests follow their task, and the app follows
-  the `traceparent` flag (ParentBased).
+- Sampling is decided once per task, on the task's trace id, by the rule of
+  `TraceIdRatioBased` (`LAB_TRACE_SAMPLE_RATIO`); requests follow their task,
+  and the app follows the `traceparent` flag (ParentBased).
 - Every request carries W3C `traceparent` and `baggage:
   lab.run_id=<id>,synthetic_request=true`.
-- A request of an unsampled task creates no span at all: it propagates the
-  task's context with the sampled flag off, which is all the app needs. That
-  keeps the cost of tracing near zero for the 90 % that are not sampled.
+- Why no OpenTelemetry SDK spans or Context here: at a few thousand requests
+  per second and core, the SDK's per-span and per-context work was a third of
+  FastHttpUser's throughput. The task in progress is one small object in a
+  context variable (greenlet-local under gevent). An unsampled task (90 % at
+  the default ratio) only precomputes its `traceparent` string; a sampled one
+  records finished spans as tuples (`_otlp.FinishedSpan`) that the export
+  thread encodes straight into OTLP protobuf.
 - Export is OTLP/HTTP (standard `OTEL_EXPORTER_OTLP_*` variables) through a
   bounded queue: when the backend is slow or down, spans are dropped and
   counted, never waited for.
@@ -26,61 +30,97 @@ import logging
 import os
 import random
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+import time
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from typing import Any
 from urllib.parse import quote
 
-from opentelemetry import baggage, context, trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
-from opentelemetry.sdk.trace.id_generator import RandomIdGenerator
-from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
-from opentelemetry.trace import SpanKind, Status, StatusCode
+from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
+
+from locustfiles._otlp import (
+    KIND_CLIENT,
+    KIND_INTERNAL,
+    STATUS_ERROR,
+    FinishedSpan,
+    Sender,
+    encode_spans,
+    sender_from_environ,
+)
 
 logger = logging.getLogger(__name__)
 
 SERVICE_NAME = "locust"
 RUN_ID_KEY = "lab.run_id"
 SYNTHETIC_KEY = "synthetic_request"
+_TRACE_ID_LIMIT = (1 << 64) - 1  # TraceIdRatioBased judges the low 64 bits
+
+_random_bits = random.getrandbits
+_now_ns = time.time_ns
 
 
-class DroppingBatchSpanProcessor(SpanProcessor):
-    """A batch processor whose queue is bounded and never blocks a user.
+class TraceScope:
+    """The trace a greenlet is in: its task span (or, outside a task, a lone request's)."""
 
-    Spans that do not fit in the queue, and batches the exporter fails to
-    deliver, are dropped and counted in `dropped`.
+    __slots__ = ("sampled", "span_id", "trace_id", "traceparent")
+
+    def __init__(self, trace_id: int, span_id: int, sampled: bool) -> None:
+        self.trace_id = trace_id
+        self.span_id = span_id
+        self.sampled = sampled
+        # What an unsampled request sends, built once per task rather than per request.
+        self.traceparent = f"00-{trace_id:032x}-{span_id:016x}-{'01' if sampled else '00'}"
+
+
+_current: ContextVar[TraceScope | None] = ContextVar("lab_trace_scope", default=None)
+
+
+def current_trace_id() -> str | None:
+    """The hex trace id of the running task when it is sampled, else None (for the record)."""
+    scope = _current.get()
+    if scope is None or not scope.sampled:
+        return None
+    return f"{scope.trace_id:032x}"
+
+
+class DroppingSpanQueue:
+    """A bounded batch queue that never blocks a user.
+
+    Spans that do not fit in the queue, and batches the sender fails to
+    deliver, are dropped and counted in `dropped`. A thread (a greenlet under
+    gevent) encodes and sends a batch every `schedule_delay_s`, or sooner when
+    a full batch is waiting.
     """
 
     def __init__(
         self,
-        exporter: SpanExporter,
+        send: Sender,
+        resource: Mapping[str, Any],
         max_queue_size: int = 4096,
         max_batch_size: int = 512,
         schedule_delay_s: float = 1.0,
     ) -> None:
-        self.exporter = exporter
+        self.send = send
+        self.resource = dict(resource)
         self.max_queue_size = max_queue_size
         self.max_batch_size = max_batch_size
         self.schedule_delay_s = schedule_delay_s
         self.dropped = 0
         self.exported = 0
-        self._queue: collections.deque[ReadableSpan] = collections.deque()
+        self._queue: collections.deque[FinishedSpan] = collections.deque()
         self._wake = threading.Event()
         self._stopping = False
         self._worker = threading.Thread(target=self._run, name="lab-span-export", daemon=True)
         self._worker.start()
 
-    def on_start(self, span: Span, parent_context: context.Context | None = None) -> None:
-        return None
-
-    def on_end(self, span: ReadableSpan) -> None:
-        if self._stopping or len(self._queue) >= self.max_queue_size:
+    def put(self, span: FinishedSpan) -> None:
+        queue = self._queue
+        if self._stopping or len(queue) >= self.max_queue_size:
             self.dropped += 1
             return
-        self._queue.append(span)
-        if len(self._queue) >= self.max_batch_size:
+        queue.append(span)
+        if len(queue) >= self.max_batch_size:
             self._wake.set()
 
     def _run(self) -> None:
@@ -91,194 +131,195 @@ class DroppingBatchSpanProcessor(SpanProcessor):
         self._export_queued()
 
     def _export_queued(self) -> None:
-        while self._queue:
-            batch = [
-                self._queue.popleft() for _ in range(min(self.max_batch_size, len(self._queue)))
-            ]
+        queue = self._queue
+        while queue:
+            batch = [queue.popleft() for _ in range(min(self.max_batch_size, len(queue)))]
             try:
-                result = self.exporter.export(batch)
-            except Exception:  # an exporter bug must not end the load test
+                delivered = self.send(encode_spans(batch, self.resource))
+            except Exception:  # a sender bug must not end the load test
                 logger.exception("span export raised; %d spans dropped", len(batch))
-                result = SpanExportResult.FAILURE
-            if result is SpanExportResult.SUCCESS:
+                delivered = False
+            if delivered:
                 self.exported += len(batch)
             else:
                 self.dropped += len(batch)
 
-    def shutdown(self, timeout_s: float = 5.0) -> None:  # type: ignore[override]
+    def shutdown(self, timeout_s: float = 5.0) -> None:
+        """Send what is queued (within `timeout_s`); what is left is dropped."""
         if self._stopping:
             return
         self._stopping = True
         self._wake.set()
         self._worker.join(timeout_s)
-        if self._worker.is_alive():  # backend too slow: what is left is dropped
+        if self._worker.is_alive():  # backend too slow
             self.dropped += len(self._queue)
             self._queue.clear()
-        self.exporter.shutdown()
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        self._wake.set()
-        return True
-
-
-_TRACE_ID_LIMIT = (1 << 64) - 1  # TraceIdRatioBased judges the low 64 bits
-
-
-class _PresetIdGenerator(RandomIdGenerator):
-    """Hands out a trace id drawn beforehand (once), so the sampler sees that id."""
-
-    preset: int | None = None
-
-    def generate_trace_id(self) -> int:
-        preset, self.preset = self.preset, None
-        return preset if preset is not None else super().generate_trace_id()
-
-
-def _exporter_from_environ() -> SpanExporter | None:
-    """OTLP/HTTP when an endpoint is configured (as the app does); else propagate only."""
-    choice = os.environ.get("OTEL_TRACES_EXPORTER", "otlp").strip().lower()
-    if choice in ("", "none"):
-        return None
-    endpoint = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
-    )
-    if choice == "otlp" and not endpoint:
-        return None
-    if choice == "console":
-        from opentelemetry.sdk.trace.export import ConsoleSpanExporter
-
-        return ConsoleSpanExporter()
-    if choice != "otlp":
-        logger.warning("OTEL_TRACES_EXPORTER=%s is not supported here; using otlp", choice)
-    from opentelemetry.exporter.otlp.proto.http.trace_exporter import OTLPSpanExporter
-
-    return OTLPSpanExporter()
+        close = getattr(self.send, "shutdown", None)
+        if close is not None:
+            close()
 
 
 def tracing_disabled_by_environ() -> bool:
     return os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() == "true"
 
 
+def resource_attributes(worker_id: str) -> dict[str, Any]:
+    """service.name=locust (unless OTEL_SERVICE_NAME), locust.worker_id, OTEL_RESOURCE_*."""
+    attributes: dict[str, Any] = {"locust.worker_id": worker_id}
+    if not os.environ.get("OTEL_SERVICE_NAME"):
+        attributes["service.name"] = SERVICE_NAME
+    return dict(Resource.create(attributes).attributes)
+
+
 class LabTracing:
-    """Tracer, sampler, exporter and the request wrapper for one Locust process."""
+    """Sampling, propagation, span recording and export for one Locust process."""
 
     def __init__(
         self,
         run_id: str,
         sample_ratio: float,
         worker_id: str = "local",
-        exporter: SpanExporter | None = None,
+        sender: Sender | None = None,
         use_environ_exporter: bool = True,
     ) -> None:
         self.run_id = run_id
-        attributes: dict[str, Any] = {"locust.worker_id": worker_id}
-        if not os.environ.get("OTEL_SERVICE_NAME"):
-            attributes["service.name"] = SERVICE_NAME
-        sampler = TraceIdRatioBased(sample_ratio)
-        self.bound = sampler.bound
-        self.id_generator = _PresetIdGenerator()
-        self.provider = TracerProvider(
-            resource=Resource.create(attributes),
-            sampler=ParentBased(root=sampler),
-            id_generator=self.id_generator,
-        )
-        if exporter is None and use_environ_exporter:
-            exporter = _exporter_from_environ()
-        self.processor = DroppingBatchSpanProcessor(exporter) if exporter is not None else None
-        if self.processor is not None:
-            self.provider.add_span_processor(self.processor)
-        self.tracer = self.provider.get_tracer("locustfiles")
-        root = baggage.set_baggage(RUN_ID_KEY, run_id, context.Context())
-        self.root_context = baggage.set_baggage(SYNTHETIC_KEY, "true", root)
+        self.bound = TraceIdRatioBased(sample_ratio).bound
+        self.resource = resource_attributes(worker_id)
+        if sender is None and use_environ_exporter:
+            sender = sender_from_environ()
+        self.queue = DroppingSpanQueue(sender, self.resource) if sender is not None else None
         self.baggage_header = f"{RUN_ID_KEY}={quote(run_id, safe='')},{SYNTHETIC_KEY}=true"
 
     @property
     def dropped_spans(self) -> int:
-        return self.processor.dropped if self.processor is not None else 0
+        return self.queue.dropped if self.queue is not None else 0
 
-    @contextmanager
-    def task_span(self, name: str, attributes: dict[str, Any]) -> Iterator[None]:
-        """The INTERNAL root span of one task; the sampling decision is made here.
+    def _new_scope(self) -> TraceScope:
+        trace_id = _random_bits(128) or 1
+        sampled = (trace_id & _TRACE_ID_LIMIT) < self.bound
+        return TraceScope(trace_id, _random_bits(64) or 1, sampled)
 
-        The trace id is drawn first and judged by TraceIdRatioBased's own rule; only a
-        sampled task pays for an SDK span. An unsampled one gets a bare span context
-        (with that trace id, flag off) that its requests propagate.
+    def _record(self, span: FinishedSpan) -> None:
+        if self.queue is not None:
+            self.queue.put(span)
+
+    def run_task(self, function: Callable[..., Any], user: Any, *args: Any, **kwargs: Any) -> Any:
+        """Run `function(user, …)` as the INTERNAL root span `<UserClass>.<task>` of a trace.
+
+        The sampling decision is made here, once; an unsampled task records nothing.
         """
-        trace_id = random.getrandbits(128) or 1
-        if (trace_id & _TRACE_ID_LIMIT) >= self.bound:
-            unsampled = trace.NonRecordingSpan(
-                trace.SpanContext(trace_id, random.getrandbits(64) or 1, is_remote=False)
-            )
-            token = context.attach(trace.set_span_in_context(unsampled, self.root_context))
+        scope = self._new_scope()
+        token = _current.set(scope)
+        if not scope.sampled:
             try:
-                yield
+                return function(user, *args, **kwargs)
             finally:
-                context.detach(token)
-            return
-        self.id_generator.preset = trace_id  # start_span is synchronous: no other user interleaves
-        span = self.tracer.start_span(
-            name, context=self.root_context, kind=SpanKind.INTERNAL, attributes=attributes
-        )
-        token = context.attach(trace.set_span_in_context(span, self.root_context))
+                _current.reset(token)
+        start = _now_ns()
         try:
-            yield
+            return function(user, *args, **kwargs)
         finally:
-            context.detach(token)
-            span.end()
+            _current.reset(token)
+            attributes = user.span_attributes()
+            attributes["lab.task"] = function.__name__
+            self._record(
+                FinishedSpan(
+                    scope.trace_id,
+                    scope.span_id,
+                    0,
+                    f"{type(user).__name__}.{function.__name__}",
+                    KIND_INTERNAL,
+                    start,
+                    _now_ns(),
+                    attributes,
+                )
+            )
 
     def wrap_request(
         self, original: Callable[..., Any], attributes: Callable[[], dict[str, Any]]
     ) -> Callable[..., Any]:
-        """`client.request` that adds a CLIENT span (when sampled) and the W3C headers."""
-        tracer = self.tracer
+        """`client.request` that sends the W3C headers and records a CLIENT span when sampled."""
         baggage_header = self.baggage_header
-        root_context = self.root_context
 
         def request(method: str, url: str, *args: Any, **kwargs: Any) -> Any:
-            current = trace.get_current_span().get_span_context()
-            if current.is_valid and not current.trace_flags.sampled:
-                # Unsampled task: propagate its context with the flag off; no span needed.
-                headers = dict(kwargs.get("headers") or {})
-                headers["traceparent"] = f"00-{current.trace_id:032x}-{current.span_id:016x}-00"
-                headers["baggage"] = baggage_header
-                kwargs["headers"] = headers
-                return original(method, url, *args, **kwargs)
-            name = kwargs.get("name") or url
-            span_attributes = attributes()
-            span_attributes.update(
-                {"http.request.method": method, "url.path": str(url), "lab.request_name": name}
-            )
-            parent = None if current.is_valid else root_context
-            span = tracer.start_span(
-                f"{method} {name}", context=parent, kind=SpanKind.CLIENT, attributes=span_attributes
-            )
-            span_context = span.get_span_context()
-            headers = dict(kwargs.get("headers") or {})
-            headers["traceparent"] = (
-                f"00-{span_context.trace_id:032x}-{span_context.span_id:016x}-"
-                f"{int(span_context.trace_flags):02x}"
-            )
-            headers["baggage"] = baggage_header
+            scope = _current.get()
+            headers = kwargs.get("headers")
+            headers = dict(headers) if headers else {}
             kwargs["headers"] = headers
-            token = context.attach(trace.set_span_in_context(span, parent or context.get_current()))
-            try:
-                response = original(method, url, *args, **kwargs)
-                status = int(getattr(response, "status_code", 0) or 0)
-                if span.is_recording():
-                    span.set_attribute("http.response.status_code", status)
-                    if status == 0 or status >= 400:
-                        span.set_status(Status(StatusCode.ERROR, f"HTTP {status}"))
-                return response
-            finally:
-                context.detach(token)
-                span.end()
+            headers["baggage"] = baggage_header
+            if scope is not None and not scope.sampled:
+                # Unsampled task: propagate its context with the flag off; no span.
+                headers["traceparent"] = scope.traceparent
+                return original(method, url, *args, **kwargs)
+            return self._traced_request(original, attributes, scope, method, url, args, kwargs)
 
         request.__wrapped__ = original  # type: ignore[attr-defined]
         return request
 
+    def _traced_request(
+        self,
+        original: Callable[..., Any],
+        attributes: Callable[[], dict[str, Any]],
+        task: TraceScope | None,
+        method: str,
+        url: str,
+        args: tuple[Any, ...],
+        kwargs: dict[str, Any],
+    ) -> Any:
+        """A request of a sampled task, or one made outside any task (its own root)."""
+        token = None
+        if task is None:
+            # Outside a task: the request is the root, sampled on its own trace id, and
+            # the record must see that trace while the request runs.
+            task = self._new_scope()
+            token = _current.set(task)
+            if not task.sampled:
+                kwargs["headers"]["traceparent"] = task.traceparent
+                try:
+                    return original(method, url, *args, **kwargs)
+                finally:
+                    _current.reset(token)
+            span_id, parent_id = task.span_id, 0
+        else:
+            span_id, parent_id = _random_bits(64) or 1, task.span_id
+        kwargs["headers"]["traceparent"] = f"00-{task.trace_id:032x}-{span_id:016x}-01"
+        name = kwargs.get("name") or url
+        status: int | None = None
+        start = _now_ns()
+        try:
+            response = original(method, url, *args, **kwargs)
+            status = int(getattr(response, "status_code", 0) or 0)
+            return response
+        finally:
+            end = _now_ns()
+            if token is not None:
+                _current.reset(token)
+            span_attributes = attributes()
+            span_attributes["http.request.method"] = method
+            span_attributes["url.path"] = str(url)
+            span_attributes["lab.request_name"] = name
+            failed = False
+            if status is not None:  # no status when the client raised
+                span_attributes["http.response.status_code"] = status
+                failed = status == 0 or status >= 400
+            self._record(
+                FinishedSpan(
+                    task.trace_id,
+                    span_id,
+                    parent_id,
+                    f"{method} {name}",
+                    KIND_CLIENT,
+                    start,
+                    end,
+                    span_attributes,
+                    STATUS_ERROR if failed else 0,
+                    f"HTTP {status}" if failed else "",
+                )
+            )
+
     def shutdown(self, timeout_s: float = 5.0) -> None:
-        if self.processor is not None:
-            self.processor.shutdown(timeout_s)
+        if self.queue is not None:
+            self.queue.shutdown(timeout_s)
 
 
 # The process-wide instance, set by the plugin on a local runner or a worker.

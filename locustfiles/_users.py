@@ -88,10 +88,7 @@ def _traced_task(function: Callable[..., Any]) -> Callable[..., Any]:
         tracing = _tracing.active()
         if tracing is None:
             return function(user, *args, **kwargs)
-        attributes = user.span_attributes()
-        attributes["lab.task"] = function.__name__
-        with tracing.task_span(f"{type(user).__name__}.{function.__name__}", attributes):
-            return function(user, *args, **kwargs)
+        return tracing.run_task(function, user, *args, **kwargs)
 
     run._lab_traced = True  # type: ignore[attr-defined]
     return run

@@ -1,4 +1,8 @@
-"""The two Parquet record schemas of docs/architecture.md, as pyarrow schemas."""
+"""The two Parquet record schemas of docs/architecture.md, as pyarrow schemas.
+
+The one definition: the writers (locustfiles/_record.py, observability/trace_archive) and the
+readers (lab) all import it, so a column cannot change on one side only. pyarrow only.
+"""
 
 from __future__ import annotations
 
@@ -23,21 +27,21 @@ REQUEST_SCHEMA = pa.schema(
 
 SPAN_SCHEMA = pa.schema(
     [
-        ("trace_id", pa.string()),
-        ("span_id", pa.string()),
-        ("parent_span_id", pa.string()),
-        ("name", pa.string()),
-        ("service_name", pa.string()),
-        ("kind", pa.string()),
-        ("start_unix_ns", pa.int64()),
-        ("end_unix_ns", pa.int64()),
-        ("status_code", pa.string()),
-        ("run_id", pa.string()),
-        ("http_route", pa.string()),
-        ("http_status", pa.int32()),
-        ("db_system", pa.string()),
-        ("db_statement", pa.string()),
-        ("attributes", pa.string()),
+        pa.field("trace_id", pa.string(), nullable=False),
+        pa.field("span_id", pa.string(), nullable=False),
+        pa.field("parent_span_id", pa.string()),
+        pa.field("name", pa.string(), nullable=False),
+        pa.field("service_name", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),
+        pa.field("start_unix_ns", pa.int64(), nullable=False),
+        pa.field("end_unix_ns", pa.int64(), nullable=False),
+        pa.field("status_code", pa.string(), nullable=False),
+        pa.field("run_id", pa.string()),
+        pa.field("http_route", pa.string()),
+        pa.field("http_status", pa.int32()),
+        pa.field("db_system", pa.string()),
+        pa.field("db_statement", pa.string()),
+        pa.field("attributes", pa.string(), nullable=False),
     ]
 )
 

@@ -21,26 +21,11 @@ import gevent
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lab.schemas import REQUEST_SCHEMA
 from locustfiles._tracing import current_trace_id
 
 logger = logging.getLogger(__name__)
 
-REQUEST_SCHEMA = pa.schema(
-    [
-        ("ts_start_us", pa.int64()),
-        ("scenario", pa.string()),
-        ("name", pa.string()),
-        ("method", pa.string()),
-        ("status", pa.int32()),
-        ("response_time_us", pa.int64()),
-        ("bytes", pa.int64()),
-        ("failure", pa.string()),
-        ("worker_id", pa.string()),
-        ("tenant_id", pa.int64()),
-        ("trace_id", pa.string()),
-        ("run_id", pa.string()),
-    ]
-)
 _PART_PATTERN = re.compile(r"^part-(\d+)\.parquet$")
 
 

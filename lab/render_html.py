@@ -145,40 +145,43 @@ def render_html(r: Report) -> str:
             "<span style='color:#1f77b4'>network</span> <span style='color:#d62728'>app</span> "
             "<span style='color:#2ca02c'>db</span> <span style='color:#ff7f0e'>redis</span></p>"
         )
-        rows = [
-            f"<tr><td>{_e(b.route)}</td>{_n(b.requests, '{:d}')}"
-            f"{_n(b.server_p95_ms)}{_n(b.network_ms)}"
-            f"{_n(b.app_ms)}{_n(b.db_ms)}{_n(b.redis_ms)}{_n(b.db_statements)}{_n(b.db_query_p95_ms)}"
-            f"<td>{_e(b.dominant)}</td><td>"
-            + stacked_bar(
-                [
-                    ("network", b.network_ms or 0),
-                    ("app", b.app_ms),
-                    ("db", b.db_ms),
-                    ("redis", b.redis_ms),
-                ]
+        for key_label, breakdown in (("route", r.breakdown), ("request name", r.breakdown_by_name)):
+            if not breakdown:
+                continue
+            rows = [
+                f"<tr><td>{_e(b.route)}</td>{_n(b.requests, '{:d}')}"
+                f"{_n(b.server_p95_ms)}{_n(b.network_ms)}"
+                f"{_n(b.app_ms)}{_n(b.db_ms)}{_n(b.redis_ms)}{_n(b.db_statements)}{_n(b.db_query_p95_ms)}"
+                f"<td>{_e(b.dominant)}</td><td>"
+                + stacked_bar(
+                    [
+                        ("network", b.network_ms or 0),
+                        ("app", b.app_ms),
+                        ("db", b.db_ms),
+                        ("redis", b.redis_ms),
+                    ]
+                )
+                + "</td></tr>"
+                for b in breakdown
+            ]
+            out.append(
+                _table(
+                    [
+                        key_label,
+                        "traced",
+                        "server p95",
+                        "network+queue",
+                        "app",
+                        "db",
+                        "redis",
+                        "db stmts/req",
+                        "db query p95",
+                        "dominant",
+                        "share",
+                    ],
+                    rows,
+                )
             )
-            + "</td></tr>"
-            for b in r.breakdown
-        ]
-        out.append(
-            _table(
-                [
-                    "route",
-                    "traced",
-                    "server p95",
-                    "network+queue",
-                    "app",
-                    "db",
-                    "redis",
-                    "db stmts/req",
-                    "db query p95",
-                    "dominant",
-                    "share",
-                ],
-                rows,
-            )
-        )
     else:
         out.append("<p class='note'>no spans in this run (trace archive empty or sampling off)</p>")
 

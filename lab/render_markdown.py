@@ -49,15 +49,17 @@ def render_markdown(r: Report) -> str:
         f"(target < {r.targets.db_query_p95_ms:.0f} ms)",
         "",
     ]
-    if r.breakdown:
+    for key_label, breakdown in (("route", r.breakdown), ("request name", r.breakdown_by_name)):
+        if not breakdown:
+            continue
         lines += [
-            "## Where the time goes (mean ms per request, from spans)",
+            f"## Where the time goes, by {key_label} (mean ms per request, from spans)",
             "",
-            "| route | traced | network+queue | app | db | redis | db stmts/req | db p95 "
+            f"| {key_label} | traced | network+queue | app | db | redis | db stmts/req | db p95 "
             "| dominant |",
             "|---|---:|---:|---:|---:|---:|---:|---:|---|",
         ]
-        for b in r.breakdown:
+        for b in breakdown:
             lines.append(
                 f"| {b.route} | {b.requests} | {_ms(b.network_ms)} | {b.app_ms:.1f} "
                 f"| {b.db_ms:.1f} | {b.redis_ms:.1f} | {b.db_statements:.1f} "

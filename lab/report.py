@@ -36,6 +36,7 @@ class Report:
     slowest: list[request_stats.SlowRequest]
     span_count: int
     breakdown: list[span_stats.Breakdown]
+    breakdown_by_name: list[span_stats.Breakdown]
     db_spans: int
     db_p95_ms: float | None
     statements: list[span_stats.Statement]
@@ -128,6 +129,7 @@ def build(
         slowest=request_stats.slowest(con),
         span_count=data.span_count,
         breakdown=span_stats.breakdown(con),
+        breakdown_by_name=span_stats.breakdown(con, by="name"),
         db_spans=db_spans,
         db_p95_ms=db_p95,
         statements=span_stats.top_statements(con),
@@ -179,6 +181,9 @@ def summary_json(report: Report) -> dict[str, Any]:
         ],
         "db_query_p95_ms": report.db_p95_ms,
         "breakdown": [{**asdict(b), "dominant": b.dominant} for b in report.breakdown],
+        "breakdown_by_name": [
+            {**asdict(b), "dominant": b.dominant} for b in report.breakdown_by_name
+        ],
         "statements": [asdict(st) for st in report.statements],
         "n_plus_one": [asdict(f) for f in report.n_plus_one],
     }

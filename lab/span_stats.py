@@ -50,6 +50,9 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
                     count(*) FILTER (WHERE db_system = 'redis') AS redis_n
              FROM children GROUP BY server_id)
            SELECT sv.route, sv.span_id, sv.trace_id, sv.e - sv.s AS server_ns,
+                  -- The name the load test gave the request (Locust's client span), which
+                  -- tells a search from a browse that share one server route.
+                  json_extract_string(cl.attributes, '$."lab.request_name"') AS request_name,
                   cl.end_unix_ns - cl.start_unix_ns AS client_ns,
                   coalesce(agg.db_ns, 0) AS db_ns, coalesce(agg.db_n, 0) AS db_n,
                   coalesce(agg.redis_ns, 0) AS redis_ns, coalesce(agg.redis_n, 0) AS redis_n
@@ -90,16 +93,27 @@ class Breakdown:
         return max(parts, key=lambda k: parts[k])
 
 
-def breakdown(con: duckdb.DuckDBPyConnection) -> list[Breakdown]:
+BREAKDOWN_KEYS = {"route": "route", "name": "request_name"}
+
+
+def breakdown(con: duckdb.DuckDBPyConnection, by: str = "route") -> list[Breakdown]:
+    """Mean time per request in each part, by server route or by the load test's request name.
+
+    By name, only requests whose Locust client span was archived count (`Breakdown.route`
+    then holds the name).
+    """
+    column = BREAKDOWN_KEYS[by]
     rows = con.execute(
-        """WITH db AS (SELECT route, quantile_cont(e - s, 0.95) / 1e6 AS p95
-                       FROM children WHERE db_system = 'postgresql' GROUP BY route)
-           SELECT pr.route, count(*), quantile_cont(server_ns, 0.95) / 1e6,
+        f"""WITH keyed AS (SELECT {column} AS k, * FROM per_request WHERE {column} IS NOT NULL),
+                db AS (SELECT keyed.k, quantile_cont(c.e - c.s, 0.95) / 1e6 AS p95
+                       FROM children c JOIN keyed ON c.server_id = keyed.span_id
+                       WHERE c.db_system = 'postgresql' GROUP BY keyed.k)
+           SELECT keyed.k, count(*), quantile_cont(server_ns, 0.95) / 1e6,
                   avg(greatest(client_ns - server_ns, 0)) / 1e6,
                   avg(greatest(server_ns - db_ns - redis_ns, 0)) / 1e6,
                   avg(db_ns) / 1e6, avg(redis_ns) / 1e6, avg(db_n), any_value(db.p95)
-           FROM per_request pr LEFT JOIN db ON db.route = pr.route
-           GROUP BY pr.route ORDER BY avg(server_ns) * count(*) DESC"""
+           FROM keyed LEFT JOIN db ON db.k = keyed.k
+           GROUP BY keyed.k ORDER BY avg(server_ns) * count(*) DESC"""  # noqa: S608 - fixed names
     ).fetchall()
     return [
         Breakdown(

@@ -33,9 +33,9 @@ from jewelry.customers.selectors import customer_detail, customer_list, customer
 from jewelry.dashboard.selectors import dashboard_stats
 from jewelry.inventory.models import Item
 from jewelry.inventory.selectors import MAX_SEARCH_LENGTH, inventory_list, item_detail
-from jewelry.sales.checkout_input import CheckoutInputError, parse_checkout
+from jewelry.sales.checkout_input import CheckoutInputError, checkout
 from jewelry.sales.selectors import sale_detail, sale_list
-from jewelry.sales.services import CheckoutError, sale_create
+from jewelry.sales.services import CheckoutError
 
 RECENT_SALES_ON_CUSTOMER = 10
 
@@ -100,14 +100,7 @@ class SaleListCreateView(generics.ListAPIView):
     )
     def post(self, request: Request) -> Response:
         try:
-            lines, payments, customer_id, terminal_id = parse_checkout(request.data)
-            sale = sale_create(
-                cashier=request.user,  # type: ignore[arg-type]
-                lines=lines,
-                payments=payments,
-                customer_id=customer_id,
-                terminal_id=terminal_id,
-            )
+            sale, _payments = checkout(request.data, cashier=request.user)  # type: ignore[arg-type]
         except (CheckoutInputError, CheckoutError) as error:
             return Response(error.as_dict(), status=error.status)
         return Response(

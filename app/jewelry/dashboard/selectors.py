@@ -7,15 +7,14 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.core.cache import cache
 from django.db.models import Count, F, Sum
 from django.utils import timezone
 
 from jewelry.core import faults
+from jewelry.core.caching import tenant_cached
 from jewelry.core.tenancy import active_tenant_id
 from jewelry.customers.models import Customer
 from jewelry.inventory.models import Item
-from jewelry.observability.metrics import record_cache
 from jewelry.sales.models import Sale
 
 
@@ -49,10 +48,6 @@ def _compute_stats() -> dict[str, Any]:
 def dashboard_stats() -> dict[str, Any]:
     if faults.enabled("cache_off"):
         return _compute_stats()
-    key = f"tenant:{active_tenant_id()}:dashboard:stats"
-    stats = cache.get(key)
-    record_cache("dashboard", hit=stats is not None)
-    if stats is None:
-        stats = _compute_stats()
-        cache.set(key, stats, settings.DASHBOARD_CACHE_SECONDS)
-    return stats
+    return tenant_cached(
+        "dashboard", "dashboard:stats", settings.DASHBOARD_CACHE_SECONDS, _compute_stats
+    )

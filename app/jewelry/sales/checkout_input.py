@@ -16,8 +16,15 @@ from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from jewelry.sales.models import Payment
-from jewelry.sales.services import MAX_LINES, MAX_QUANTITY_PER_LINE, LineRequest, PaymentRequest
+from jewelry.sales.models import Payment, Sale
+from jewelry.sales.services import (
+    MAX_LINES,
+    MAX_QUANTITY_PER_LINE,
+    LineRequest,
+    PaymentRequest,
+    sale_create,
+)
+from jewelry.tenants.models import User
 
 MAX_PAYMENTS = 10
 MAX_ID = 2**63 - 1  # bigint
@@ -124,3 +131,20 @@ def parse_checkout(data: object) -> CheckoutInput:
     customer_id = _id(data.get("customer_id"), "customer_id", nullable=True)
     terminal_id = _id(data.get("terminal_id"), "terminal_id", nullable=True)
     return lines, payments, customer_id, terminal_id
+
+
+def checkout(data: object, *, cashier: User) -> tuple[Sale, list[PaymentRequest]]:
+    """Parse a checkout body and sell it: the one path of the POS and of `POST /api/sales/`.
+
+    Raises CheckoutInputError for a malformed body, CheckoutError (or OutOfStock) for a sale
+    the shop refuses; both carry `.status` and `.as_dict()`.
+    """
+    lines, payments, customer_id, terminal_id = parse_checkout(data)
+    sale = sale_create(
+        cashier=cashier,
+        lines=lines,
+        payments=payments,
+        customer_id=customer_id,
+        terminal_id=terminal_id,
+    )
+    return sale, payments

@@ -21,9 +21,9 @@ from django.views.decorators.http import require_GET, require_POST
 
 from jewelry.customers.selectors import customer_list
 from jewelry.inventory.selectors import MAX_SEARCH_LENGTH, InventoryFilters, inventory_list
-from jewelry.sales.checkout_input import CheckoutInputError, parse_checkout
+from jewelry.sales.checkout_input import CheckoutInputError, checkout
 from jewelry.sales.models import Payment, Sale, SaleLine
-from jewelry.sales.services import CENT, CheckoutError, PaymentRequest, sale_create
+from jewelry.sales.services import CENT, CheckoutError, PaymentRequest
 from jewelry.tenants.models import Terminal
 
 MAX_RESULTS = 20
@@ -175,17 +175,7 @@ def sale_as_dict(sale: Sale, payments: Sequence[PaymentRequest]) -> dict[str, ob
 def pos_checkout(request: HttpRequest) -> HttpResponse:
     """Sell the cart. CSRF is enforced by the middleware (header `X-CSRFToken`)."""
     try:
-        lines, payments, customer_id, terminal_id = parse_checkout(_decode_body(request))
-    except CheckoutInputError as error:
-        return JsonResponse(error.as_dict(), status=error.status)
-    try:
-        sale = sale_create(
-            cashier=request.user,  # type: ignore[arg-type]
-            lines=lines,
-            payments=payments,
-            customer_id=customer_id,
-            terminal_id=terminal_id,
-        )
-    except CheckoutError as error:
+        sale, payments = checkout(_decode_body(request), cashier=request.user)  # type: ignore[arg-type]
+    except (CheckoutInputError, CheckoutError) as error:
         return JsonResponse(error.as_dict(), status=error.status)
     return JsonResponse(sale_as_dict(sale, payments), status=201)

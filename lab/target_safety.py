@@ -1,4 +1,12 @@
-"""Nobody load-tests production by accident: which targets `lab run` may hit."""
+"""Nobody load-tests production by accident: which targets `lab run` may hit.
+
+A target is allowed when its host is, exactly, `localhost`, a loopback IP literal or a
+service name of the Compose lab; any other host must be named with `--allow-target`.
+Names are compared whole, never by prefix, suffix or substring, so look-alikes such as
+`localhost.example.com`, `app.evil` or `127.0.0.1.nip.io` (which public DNS resolves
+wherever its owner likes) are refused. A URL carrying user info (`http://a@b/`) or a
+backslash is refused outright: HTTP clients disagree on which host such a URL names.
+"""
 
 from __future__ import annotations
 
@@ -22,12 +30,17 @@ def target_host(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in {"http", "https"} or not parts.hostname:
         raise LabError(f"target {url!r} is not an http(s) URL such as http://127.0.0.1:8000")
+    if "@" in parts.netloc or "\\" in url:
+        raise LabError(
+            f"target {url!r} carries user info or a backslash: give the host alone, "
+            "such as http://127.0.0.1:8000"
+        )
     return parts.hostname.lower()
 
 
 def is_lab_host(host: str) -> bool:
-    """Loopback addresses, `localhost`, and the lab's own Compose service names."""
-    if host == "localhost" or host.endswith(".localhost") or host in LAB_SERVICE_NAMES:
+    """`localhost`, loopback IP literals, and the lab's own Compose service names."""
+    if host == "localhost" or host in LAB_SERVICE_NAMES:
         return True
     try:
         return ipaddress.ip_address(host).is_loopback

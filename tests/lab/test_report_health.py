@@ -1,0 +1,92 @@
+"""Which load-generator events make `lab report` call a run untrustworthy (exit 3), which not.
+
+The kinds are written out here, not imported: a test that read the set it checks would agree
+with any change to it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from lab.synthetic import request_rows, write_meta, write_request_part
+from tests.lab.conftest import T0_US, CliResult
+
+# Kinds written by locustfiles/_plugin.py that mean the generator, not the app, may have
+# limited the numbers, or that the per-request record misses requests.
+UNTRUSTWORTHY = {
+    "worker_lost": {"worker": "w2"},
+    "cpu_warning": {"worker": "w1", "cpu_percent": 97.5},
+    "record_incomplete": {"recorded": 90, "locust_requests": 100},
+    "untrustworthy": {"reasons": ["worker_lost"]},
+}
+# Kinds that describe a run without casting doubt on its numbers.
+BENIGN = {
+    "run_started": {"run_id": "x", "profile": "load", "role": "local", "stages": []},
+    "check_failed": {"check": "API p95", "name": "/api/x/", "value": 900.0, "threshold": 500.0},
+    "breaking_point": {"reason": "p95", "broke_at_users": 40, "held_users": 30, "held_rps": 9.5},
+    "spans_dropped": {"count": 12},
+    "run_finished": {"requests": 200, "failures": 0, "record_rows": 200, "exit_code": 0},
+}
+
+
+def healthy_run(root: Path, run_id: str) -> Path:
+    """A completed run whose every request meets every target."""
+    run_dir = root / run_id
+    write_meta(run_dir)
+    write_request_part(run_dir, request_rows("/sales/", [20.0] * 200, start_us=T0_US))
+    return run_dir
+
+
+def write_events(run_dir: Path, kinds: dict[str, dict]) -> None:
+    lines = [
+        json.dumps({"ts": f"2026-01-01T00:00:{i:02d}.000+00:00", "kind": kind, "detail": detail})
+        for i, (kind, detail) in enumerate(kinds.items())
+    ]
+    (run_dir / "events.jsonl").write_text("\n".join(lines) + "\n")
+
+
+def test_a_healthy_run_without_events_passes(
+    runs_root: Path, lab_cli: Callable[..., CliResult]
+) -> None:
+    run_dir = healthy_run(runs_root, "20260101-000000-load-0000")
+    result = lab_cli("report", run_dir.name)
+    assert result.code == 0, result.out + result.err
+    assert result.out.startswith("PASS")
+
+
+@pytest.mark.parametrize("kind", sorted(UNTRUSTWORTHY))
+def test_each_untrustworthy_kind_alone_gives_exit_3(
+    kind: str, runs_root: Path, lab_cli: Callable[..., CliResult]
+) -> None:
+    run_dir = healthy_run(runs_root, "20260101-000000-load-0001")
+    write_events(run_dir, {"run_started": BENIGN["run_started"], kind: UNTRUSTWORTHY[kind]})
+    result = lab_cli("report", run_dir.name)
+    assert result.code == 3, result.out + result.err
+    assert result.out.startswith("UNTRUSTWORTHY")
+    assert f"1 x {kind}" in result.out
+    digest = json.loads((run_dir / "report.json").read_text())
+    assert digest["verdict"] == "UNTRUSTWORTHY"
+    assert digest["untrustworthy"] == [f"1 x {kind}"]
+
+
+def test_benign_events_only_pass(runs_root: Path, lab_cli: Callable[..., CliResult]) -> None:
+    run_dir = healthy_run(runs_root, "20260101-000000-load-0002")
+    write_events(run_dir, BENIGN)
+    result = lab_cli("report", run_dir.name)
+    assert result.code == 0, result.out + result.err
+    assert result.out.startswith("PASS")
+    digest = json.loads((run_dir / "report.json").read_text())
+    assert digest["untrustworthy"] == []
+
+
+def test_repeated_events_are_counted(runs_root: Path, lab_cli: Callable[..., CliResult]) -> None:
+    run_dir = healthy_run(runs_root, "20260101-000000-load-0003")
+    line = json.dumps({"ts": "t", "kind": "worker_lost", "detail": {"worker": "w"}})
+    (run_dir / "events.jsonl").write_text(f"{line}\n{line}\n\n{line}\n")
+    result = lab_cli("report", run_dir.name)
+    assert result.code == 3
+    assert "3 x worker_lost" in result.out

@@ -79,10 +79,7 @@ def exporter(services: ServiceFacts, free_port: int, tmp_path: Path) -> Iterator
         log.close()
 
 
-def test_series_have_upstream_names_and_count_real_traffic(
-    exporter: str, services: ServiceFacts
-) -> None:
-    before = _grouped_value(_scrape(exporter), "pgbouncer_stats_sql_transactions_pooled_total")
+def _connect(services: ServiceFacts) -> psycopg2.extensions.connection:
     connection = psycopg2.connect(
         host=services.database_host,
         port=services.database_port,
@@ -92,19 +89,44 @@ def test_series_have_upstream_names_and_count_real_traffic(
     )
     connection.autocommit = True
     with connection.cursor() as cursor:
-        for _ in range(5):
-            cursor.execute("SELECT 1")
-    connection.close()
+        cursor.execute("SELECT 1")
+    return connection
+
+
+def _clients(
+    samples: dict[str, list[tuple[dict[str, str], float]]], services: ServiceFacts
+) -> float:
+    """Client connections of the test database's pool, as the exporter reports them."""
+    return sum(
+        value
+        for labels, value in samples["pgbouncer_pools_client_active_connections"]
+        if labels["database"] == services.database_name and labels["user"] == services.database_user
+    )
+
+
+def test_series_have_upstream_names_and_count_real_traffic(
+    exporter: str, services: ServiceFacts
+) -> None:
     # PgBouncer folds its totals into SHOW STATS every stats_period (60 s by default), so the
-    # live counters of SHOW POOLS prove the scrape reads the running pooler.
-    samples = _scrape(exporter)
+    # live counters of SHOW POOLS prove the scrape reads the running pooler: three clients
+    # held open show up, and are gone once closed.
+    connections = [_connect(services) for _ in range(3)]
+    try:
+        samples = _scrape(exporter)
+    finally:
+        for connection in connections:
+            connection.close()
     missing = LAB_SERIES - set(samples)
     assert not missing, f"missing series: {sorted(missing)}"
     assert samples["pgbouncer_up"] == [({}, 1.0)]
     pools = {labels["database"] for labels, _ in samples["pgbouncer_pools_server_idle_connections"]}
     assert services.database_name in pools
-    after = _grouped_value(samples, "pgbouncer_stats_sql_transactions_pooled_total")
-    assert after >= before
+    held = _clients(samples, services)
+    assert held >= 3, samples["pgbouncer_pools_client_active_connections"]
+    deadline = time.monotonic() + 10
+    while (now := _clients(_scrape(exporter), services)) != held - 3:
+        assert time.monotonic() < deadline, f"clients {now} after closing 3 of {held}"
+        time.sleep(0.1)
     assert samples["pgbouncer_config_max_client_connections"][0][1] > 0
 
 
@@ -117,7 +139,3 @@ def test_unreachable_pgbouncer_is_up_zero(free_port: int) -> None:
     collector = PgBouncerCollector(f"postgres://u:p@127.0.0.1:{free_port}/pgbouncer")
     families = list(collector.collect())
     assert [(f.name, [s.value for s in f.samples]) for f in families] == [("pgbouncer_up", [0.0])]
-
-
-def _grouped_value(samples: dict[str, list[tuple[dict[str, str], float]]], name: str) -> float:
-    return sum(value for _labels, value in samples.get(name, []))

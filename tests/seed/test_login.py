@@ -43,7 +43,12 @@ def test_every_seeded_account_logs_in(run_seed: Callable, runs_dir: Path):
 def test_a_wrong_password_does_not(run_seed: Callable, runs_dir: Path):
     ok(run_seed(*TINY))
     account = json.loads((runs_dir / "credentials.json").read_text())["users"][0]
-    response = Client().post(
+    client = Client()
+    response = client.post(
         "/accounts/login/", {"username": account["email"], "password": account["password"] + "x"}
     )
-    assert response.status_code != 302
+    # Refused as a wrong password (the form again, with its message), not an error page.
+    assert response.status_code == 200
+    assert "Wrong e-mail or password." in response.content.decode()
+    assert "_auth_user_id" not in client.session
+    assert client.get("/dashboard/").status_code == 302  # still signed out: sent to sign in

@@ -8,7 +8,8 @@
   wraps the class's tasks, so a scenario author writes plain `@task`s.
 - Responses are checked for content, and every JSON object carrying a
   `tenant_id` (and every page's `<body data-tenant-id>`) must be the user's
-  own tenant, else the request fails as `TenantLeak`.
+  own tenant, else the request fails as `TenantLeak` (the checks themselves
+  are `_tenant_checks`, free of Locust so tests run them in-process).
 """
 
 from __future__ import annotations
@@ -27,31 +28,10 @@ from locust.exception import StopUser
 
 from locustfiles import _tracing
 from locustfiles._credentials import Credential, CredentialPool, credentials_path, load_credentials
+from locustfiles._tenant_checks import ContentError, json_problem, page_problem
 
-BODY_TENANT = re.compile(r"<body[^>]*\bdata-tenant-id=\"(\d*)\"")
 CSRF_INPUT = re.compile(r"name=\"csrfmiddlewaretoken\" value=\"([^\"]+)\"")
 SEARCH_WORDS = ("ring", "gold", "silver", "necklace", "bracelet", "earring", "pendant", "chain")
-
-
-class TenantLeak(Exception):
-    """A response carried another tenant's data."""
-
-
-class ContentError(Exception):
-    """A response had the right status but not the right content."""
-
-
-def foreign_tenants(payload: Any, own: int) -> Iterator[Any]:
-    """Every `tenant_id` in `payload` (any depth) that is not `own`."""
-    stack = [payload]
-    while stack:
-        node = stack.pop()
-        if isinstance(node, dict):
-            if "tenant_id" in node and node["tenant_id"] != own:
-                yield node["tenant_id"]
-            stack.extend(v for v in node.values() if isinstance(v, dict | list))
-        elif isinstance(node, list):
-            stack.extend(v for v in node if isinstance(v, dict | list))
 
 
 def ids_in(html: str, attribute: str) -> list[int]:
@@ -159,21 +139,9 @@ class LabUser(User):
         if not self.check_status(response, 200):
             return None
         html = response.text or ""
-        match = BODY_TENANT.search(html)
-        if match is None:
-            self.fail(response, ContentError("page has no <body data-tenant-id>"))
-            return None
-        if match.group(1) == "":
-            self.fail(response, ContentError("page rendered for nobody signed in"))
-            return None
-        if match.group(1) != str(self.tenant_id):
-            self.fail(
-                response,
-                TenantLeak(f"page of tenant {match.group(1)!r} shown to tenant {self.tenant_id}"),
-            )
-            return None
-        if marker is not None and marker not in html:
-            self.fail(response, ContentError(f"page lacks {marker!r}"))
+        problem = page_problem(html, self.tenant_id, marker)
+        if problem is not None:
+            self.fail(response, problem)
             return None
         response.success()
         return html
@@ -196,15 +164,9 @@ class LabUser(User):
         except (ValueError, TypeError):
             self.fail(response, ContentError("body is not JSON"))
             return None
-        missing = [key for key in keys if not isinstance(data, dict) or key not in data]
-        if missing:
-            self.fail(response, ContentError(f"JSON lacks {missing}"))
-            return None
-        leaked = next(foreign_tenants(data, self.tenant_id), None)
-        if leaked is not None:
-            self.fail(
-                response, TenantLeak(f"tenant {leaked} data shown to tenant {self.tenant_id}")
-            )
+        problem = json_problem(data, self.tenant_id, keys)
+        if problem is not None:
+            self.fail(response, problem)
             return None
         complaint = validate(data) if validate is not None else None
         if complaint:

@@ -31,7 +31,8 @@ def _search(queryset: QuerySet[Item], q: str) -> QuerySet[Item]:
 
 def inventory_list(*, filters: InventoryFilters) -> QuerySet[Item]:
     """The active tenant's items, filtered; category and branch come in the same query."""
-    queryset = Item.objects.all()
+    # The tenant_leak defect: the list forgets its tenant scope (every shop's items).
+    queryset = Item.unscoped.all() if faults.enabled("tenant_leak") else Item.objects.all()
     if not faults.enabled("n_plus_one"):
         queryset = queryset.select_related("category", "branch")
     if filters.category_id is not None:

@@ -89,3 +89,12 @@ def test_an_empty_record_fails(tmp_path: Path) -> None:
 )
 def test_failure_messages(failure: CheckFailure, line: str) -> None:
     assert failure.message() == line
+
+
+def test_overall_failure_ratio_of_exactly_the_target_fails(tmp_path: Path) -> None:
+    record(tmp_path, {"/x/": ([10.0] * 100, 1), "/y/": ([10.0] * 100, 1)})
+    assert found(tmp_path) == [
+        ("failure_ratio", "/x/", 0.01),
+        ("failure_ratio", "/y/", 0.01),
+        ("failure_ratio", "all requests", 0.01),
+    ]

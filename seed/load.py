@@ -28,7 +28,7 @@ from seed.generate import (
     plan_tenants,
 )
 from seed.progress import LoadFigures, log
-from seed.scales import Scale
+from seed.scales import SCALES, Scale
 from seed.schema import drop_secondary, recreate
 from seed.state import (
     DatabaseState,
@@ -124,6 +124,9 @@ def _same_seeding(
         if found[key] != wanted[key]
     )
     differences = differences or "other tenants (another --random-seed or --tenants)"
+    named = [name for name, scale in SCALES.items() if expected_counts(scale) == found]
+    if named:  # so `make lab-up` can say which scale keeps the data
+        differences += f"; that is scale {named[0]!r}"
     if not request.replace:
         raise SeedError(
             f"the database already holds different lab data ({differences}): "

@@ -57,7 +57,16 @@ def test_different_parameters_over_lab_data_ask_for_reset(run_seed: Callable):
     line = one_error_line(run_seed(*TINY, "--items", "400"))
     assert "--reset" in line
     assert "items" in line
+    assert "that is scale" not in line  # data of no named scale: nothing to name
     assert table_count("inventory_item") == items
+
+
+def test_refusal_names_the_scale_the_data_has(run_seed: Callable):
+    # `make lab-up` relays this line when .env's scale is not the data's: it must say which.
+    ok(run_seed("--scale", "doc"))
+    line = one_error_line(run_seed("--scale", "small", "--tenants", "1"))
+    assert "that is scale 'doc'" in line
+    assert table_count("inventory_item") == 500
 
 
 @pytest.fixture

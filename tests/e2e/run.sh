@@ -115,7 +115,7 @@ seed_seconds() {
 # The figures lab-up printed: image set, image build, start to all healthy.
 lab_up_figures() {
   local what="$1" log_file="$2"
-  figure "$what: $(grep -oE 'image set: [a-z]+' "$log_file" | head -n1 || echo 'image set: recorded')"
+  figure "$what: $(grep -oE 'image set: (default|offline)' "$log_file" | head -n1 || echo 'image set: recorded')"
   figure "$what, images: $(grep -oE 'images ready in [0-9]+ s' "$log_file" | tail -n1)"
   figure "$what, start: $(grep -oE 'lab up in [0-9.]+ s' "$log_file" | tail -n1) (start to all healthy)"
 }

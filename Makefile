@@ -29,21 +29,22 @@ help: ## Show this help
 
 ##@ Stack
 
-# Compose lab (docker-compose.perf.yml). LAB_IMAGES=offline uses the images built by
-# `make images-offline` (docker-compose.offline.yml); LAB_PROFILES=grafana adds Grafana.
-LAB_IMAGES ?= default
+# Compose lab (docker-compose.perf.yml). The first lab-up chooses the image set (registry
+# images when a registry answers, else the offline set of docker-compose.offline.yml) and
+# records it in .env; LAB_IMAGES=default|offline forces one (recorded too), as SCALE= does the
+# scale. LAB_PROFILES=grafana adds Grafana.
 LAB_PROFILES ?=
 # Extra CA certificate for image builds: when LAB_EXTRA_CA_CERT is empty (environment, .env,
 # .env.override) and this system bundle exists, builds use it, and lab-up says so.
 LAB_SYSTEM_CA_BUNDLE ?= /etc/ssl/certs/ca-certificates.crt
-LAB_STACK = LAB_IMAGES=$(LAB_IMAGES) LAB_PROFILES="$(LAB_PROFILES)" \
+LAB_STACK = LAB_PROFILES="$(LAB_PROFILES)" \
   LAB_SYSTEM_CA_BUNDLE=$(LAB_SYSTEM_CA_BUNDLE) \
   $(if $(filter command line environment,$(origin SCALE)),LAB_SCALE=$(SCALE)) \
   $(if $(filter command line environment,$(origin WORKERS)),LAB_WORKERS=$(WORKERS)) \
   bash scripts/lab-stack.sh
 
 .PHONY: lab-up
-lab-up: ## Build and start the whole lab, wait until healthy, print URLs (LAB_IMAGES=offline, SCALE=, WORKERS=)
+lab-up: ## Docker, images, the whole lab, healthy, URLs; remembers SCALE=, LAB_IMAGES=default|offline in .env
 	@$(LAB_STACK) up
 
 .PHONY: lab-down
@@ -82,11 +83,16 @@ _lab_knob = $(if $(filter-out default file,$(origin $(1))),$(2) $($(1)))
 _lab_run_flags = --$(RUN_MODE) \
   $(call _lab_knob,USERS,--users) $(call _lab_knob,SPAWN_RATE,--spawn-rate) \
   $(call _lab_knob,DURATION,--duration) $(if $(SCENARIO),--scenario $(SCENARIO)) \
-  $(if $(filter compose,$(RUN_MODE)),--workers $(WORKERS)) --scale $(SCALE) \
+  $(if $(filter compose,$(RUN_MODE)),--workers $(WORKERS)) $(call _lab_knob,SCALE,--scale) \
   $(if $(TARGET),--target $(TARGET)) $(LAB_RUN_ARGS)
 
+# The .venv the lab's commands run in (no native test services: that is `make bootstrap`).
+.PHONY: venv
+venv:
+	@LAB_BOOTSTRAP_SERVICES=0 VENV=$(abspath $(VENV)) bash scripts/bootstrap.sh
+
 .PHONY: run
-run: ## Run PROFILE=<name> (helper of the targets below; LAB_RUN_ARGS='--allow-target HOST')
+run: venv ## Run PROFILE=<name> (helper of the targets below; LAB_RUN_ARGS='--allow-target HOST')
 	$(VENV_PY) -m lab run --profile $(PROFILE) $(_lab_run_flags)
 
 .PHONY: smoke
@@ -116,21 +122,21 @@ JAEGER_URL ?=
 _lab_prom = $(if $(PROMETHEUS),--prometheus $(PROMETHEUS))
 
 .PHONY: report
-report: ## report.html + summary.md of a run (RUN=<id>, PROMETHEUS=url, JAEGER_URL=url)
+report: venv ## report.html + summary.md of a run (RUN=<id>, PROMETHEUS=url, JAEGER_URL=url)
 	@test -n "$(RUN)" || { echo "make report: set RUN=<run id> (see make runs)" >&2; exit 2; }
 	$(VENV_PY) -m lab report $(RUN) $(_lab_prom) $(if $(JAEGER_URL),--jaeger-url $(JAEGER_URL))
 
 .PHONY: compare
-compare: ## Compare runs A=<id> B=<id> with bootstrap CIs (FAIL_ON=10% gates on regressions)
+compare: venv ## Compare runs A=<id> B=<id> with bootstrap CIs (FAIL_ON=10% gates on regressions)
 	@test -n "$(A)" -a -n "$(B)" || { echo "make compare: set A=<run id> B=<run id>" >&2; exit 2; }
 	$(VENV_PY) -m lab compare $(A) $(B) $(if $(FAIL_ON),--fail-on-regression $(FAIL_ON))
 
 .PHONY: runs
-runs: ## List runs: profile, duration, requests, p95, verdict
+runs: venv ## List runs: profile, duration, requests, p95, verdict
 	$(VENV_PY) -m lab runs
 
 .PHONY: soak-verdict
-soak-verdict: ## Memory slopes, latency/error/PgBouncer drift of RUN=<id> (PROMETHEUS=url)
+soak-verdict: venv ## Memory slopes, latency/error/PgBouncer drift of RUN=<id> (PROMETHEUS=url)
 	@test -n "$(RUN)" || { echo "make soak-verdict: set RUN=<run id> (see make runs)" >&2; exit 2; }
 	$(VENV_PY) -m lab soak-verdict $(RUN) $(_lab_prom)
 
@@ -189,10 +195,9 @@ bench-tracing: ## Locust req/s per core, tracing on vs off, HttpUser and FastHtt
 	$(VENV_PY) bench/bench_tracing_overhead.py $(BENCH_ARGS)
 
 .PHONY: images-offline
-images-offline: LAB_IMAGES = offline
 images-offline: ## Build every lab image from Debian packages (no registry; reuses existing images and layers)
 	@bash scripts/docker-ensure.sh
-	@started=$$SECONDS; $(LAB_STACK) build; \
+	@started=$$SECONDS; LAB_IMAGES=offline $(LAB_STACK) build; \
 	echo "[lab] images-offline done in $$((SECONDS - started)) s" >&2
 
 .PHONY: e2e

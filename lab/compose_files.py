@@ -2,18 +2,18 @@
 
 `lab run --compose` builds its `docker compose` command from `compose_file_args()`, and
 `scripts/lab-stack.sh` asks `python3 -m lab.compose_files [SET]` (one argument per line), so
-the default set and the offline override can never drift apart between the two.
+the default set and the offline override can never drift apart between the two. The set is
+$LAB_IMAGES when given, else the one `make lab-up` chose and recorded in `.env`.
 """
 
 from __future__ import annotations
 
-import os
 import sys
 from pathlib import Path
 
+from lab.env_files import REPO_ROOT, setting
 from lab.errors import LabError
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
 BASE_FILE = "docker-compose.perf.yml"
 # Image set -> files added after the base file, in order.
 OVERRIDES: dict[str, tuple[str, ...]] = {
@@ -23,8 +23,8 @@ OVERRIDES: dict[str, tuple[str, ...]] = {
 
 
 def image_set(name: str | None = None) -> str:
-    """The image set asked for: `name`, else $LAB_IMAGES, else `default`."""
-    chosen = name or os.environ.get("LAB_IMAGES") or "default"
+    """The image set asked for: `name`, else $LAB_IMAGES, else .env's record, else `default`."""
+    chosen = name or setting("LAB_IMAGES") or "default"
     if chosen not in OVERRIDES:
         raise LabError(
             f"LAB_IMAGES={chosen}: use LAB_IMAGES=default (registry images) or LAB_IMAGES=offline"

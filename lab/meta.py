@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from lab.env_files import read_env_files
 from lab.runs_dir import write_atomic
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -41,20 +42,6 @@ def git_revision(repo: Path = REPO_ROOT) -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return f"{rev}-dirty" if dirty else rev
-
-
-def read_env_files(repo: Path = REPO_ROOT) -> dict[str, str]:
-    """KEY=VALUE pairs of .env then .env.override (the latter wins), comments skipped."""
-    values: dict[str, str] = {}
-    for name in (".env", ".env.override"):
-        path = repo / name
-        if not path.is_file():
-            continue
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            key, sep, value = line.strip().partition("=")
-            if sep and key and not key.startswith("#"):
-                values[key.strip()] = value.strip().strip("'\"")
-    return values
 
 
 def images_and_limits(env: dict[str, str]) -> tuple[dict[str, str], dict[str, dict[str, str]]]:

@@ -15,6 +15,7 @@ from pathlib import Path
 from types import FrameType
 
 from lab.compose_files import compose_file_args, image_set
+from lab.env_files import env_file_paths
 from lab.errors import EXIT_BREACH, EXIT_INTERRUPTED, EXIT_OK, LabError
 from lab.meta import REPO_ROOT, initial_meta, now_iso, write_meta
 from lab.progress import format_line, read_latest
@@ -208,9 +209,8 @@ def compose_command() -> list[str]:
     `--abort-on-container-failure` waits for all of them and returns the first failure's code.
     """
     command = ["docker", "compose", *compose_file_args()]
-    for env_file in (".env", ".env.override"):
-        if (REPO_ROOT / env_file).is_file():
-            command += ["--env-file", str(REPO_ROOT / env_file)]
+    for path in env_file_paths():
+        command += ["--env-file", str(path)]
     return [*command, "up", "--no-deps", "--force-recreate", "--abort-on-container-failure",
             "locust-master", "locust-worker"]  # fmt: skip
 

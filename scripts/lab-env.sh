@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
 # Create .env from .env.example on first use, replacing every `generate` value with a fresh
-# random secret (hex, so it is safe inside URLs), LAB_UID/LAB_GID=auto with this user's ids and
-# LAB_SEED_END_DATE=today with today's date. An existing .env is left alone, and keys that
-# .env.example gained since are appended with their defaults.
-# Usage: scripts/lab-env.sh [ENV_FILE]      (default .env next to .env.example)
+# random secret (hex, so it is safe inside URLs), LAB_UID/LAB_GID=auto with this user's ids,
+# LAB_SEED_END_DATE=today with today's date and COMPOSE_PROJECT_NAME=auto with a name derived
+# from this checkout's path (two checkouts, two labs: their own containers and volumes).
+# An existing .env is left alone, and keys that .env.example gained since are appended.
+# Usage: scripts/lab-env.sh [ENV_FILE]      (default $LAB_ENV_FILE, else .env next to .env.example)
 set -euo pipefail
 
 REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 template="$REPO_ROOT/.env.example"
-target="${1:-$REPO_ROOT/.env}"
+target="${1:-$REPO_ROOT/${LAB_ENV_FILE:-.env}}"
 
 [[ -f "$template" ]] || { echo "lab-env: $template is missing: restore it from git" >&2; exit 1; }
 
 random_secret() { od -An -N24 -tx1 /dev/urandom | tr -d ' \n'; }
+
+# jewelry-lab-<folder>-<6 hex of the full path>: readable in `docker ps`, unique per checkout,
+# and a valid Compose project name (lower case letters, digits, dashes).
+project_name() {
+  local folder hash
+  folder="$(basename "$REPO_ROOT" | tr '[:upper:]' '[:lower:]' | tr -c 'a-z0-9\n' '-' | cut -c1-24)"
+  hash="$(printf '%s' "$REPO_ROOT" | sha256sum | cut -c1-6)"
+  printf 'jewelry-lab-%s-%s' "${folder:-lab}" "$hash" | tr -s '-'
+}
 
 render_line() {
   local line="$1"
@@ -22,6 +32,8 @@ render_line() {
     printf 'LAB_UID=%s\n' "$(id -u)"
   elif [[ "$line" == LAB_GID=auto ]]; then
     printf 'LAB_GID=%s\n' "$(id -g)"
+  elif [[ "$line" == COMPOSE_PROJECT_NAME=auto ]]; then
+    printf 'COMPOSE_PROJECT_NAME=%s\n' "$(project_name)"
   elif [[ "$line" == LAB_SEED_END_DATE=today ]]; then
     printf 'LAB_SEED_END_DATE=%s\n' "$(date -u +%F)"
   else

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from django.db import connection, transaction
 
+from jewelry.reports import summaries as report_summaries
 from seed.clock import Clock
 from seed.copy_writer import CopyWriter
 from seed.credentials import FILE_NAME, app_hasher, write_credentials
@@ -28,7 +29,7 @@ from seed.generate import (
     plan_tenants,
 )
 from seed.progress import LoadFigures, log
-from seed.scales import Scale
+from seed.scales import SCALES, Scale
 from seed.schema import drop_secondary, recreate
 from seed.state import (
     DatabaseState,
@@ -124,6 +125,9 @@ def _same_seeding(
         if found[key] != wanted[key]
     )
     differences = differences or "other tenants (another --random-seed or --tenants)"
+    named = [name for name, scale in SCALES.items() if expected_counts(scale) == found]
+    if named:  # so `make lab-up` can say which scale keeps the data
+        differences += f"; that is scale {named[0]!r}"
     if not request.replace:
         raise SeedError(
             f"the database already holds different lab data ({differences}): "
@@ -190,10 +194,19 @@ def _load(
     log(f"COPY done: {_copied(figures)} in {figures.elapsed():.1f} s; rebuilding indexes ...")
     recreate(cursor, deferred, figures)
     advance_sequences(cursor)
+    _rebuild_report_summaries(cursor)
     started = time.monotonic()
     for table in TABLES:
         cursor.execute(f"ANALYZE {table.name}")
+    cursor.execute(f"ANALYZE {report_summaries.TABLE}")
     log(f"ANALYZE in {time.monotonic() - started:.1f} s; committing")
+
+
+def _rebuild_report_summaries(cursor: object) -> None:
+    """The reports' summary rows follow the sales the COPY wrote (the checkout keeps them after)."""
+    started = time.monotonic()
+    report_summaries.rebuild(cursor)
+    log(f"report summaries rebuilt in {time.monotonic() - started:.1f} s")
 
 
 def _copied(figures: LoadFigures) -> str:
@@ -215,6 +228,7 @@ def reset(*, runs_dir: Path) -> int:
             log("no lab data in the database: nothing to reset")
         else:
             reset_lab_data(cursor, state)
+            _rebuild_report_summaries(cursor)
     (runs_dir / FILE_NAME).unlink(missing_ok=True)
     log(f"removed {runs_dir / FILE_NAME} (its accounts are gone)")
     return 0

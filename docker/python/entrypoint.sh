@@ -28,9 +28,10 @@ case "$role" in
     echo "[seed] migrating ..." >&2
     python app/manage.py migrate --noinput
     echo "[seed] seeding at scale ${LAB_SCALE:-small} ..." >&2
-    # Same parameters: nothing to do. Another scale or end date: the lab's own data is swapped
-    # in one transaction (--replace); data the seed did not generate is still refused.
-    exec python -m seed --scale "${LAB_SCALE:-small}" --replace \
+    # Same parameters: nothing to do. Other lab data is swapped in one transaction (--replace)
+    # only when the scale was given to this lab-up (LAB_SEED_REPLACE=1); otherwise the seed
+    # refuses it in one line and lab-up says what to do. Foreign data is always refused.
+    exec python -m seed --scale "${LAB_SCALE:-small}" ${LAB_SEED_REPLACE:+--replace} \
       ${LAB_SEED_END_DATE:+--end-date "$LAB_SEED_END_DATE"} "$@"
     ;;
   locust-master)

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# `make e2e`: the whole lab for real, on offline images, in its own Compose project.
-#   1. Docker engine + Compose v2 (installed and started when missing)
-#   2. offline images (reused when present)
-#   3. lab-up at SCALE=small (seeds an empty database)
-#   4. a >= 60 s smoke run with 2 workers through `lab run --compose` (which writes the report)
-#   5. checks: zero failures, Prometheus series (Locust run id, app, exporters), a trace where
+# `make e2e`: the whole lab for real, in its own Compose project, from its own fresh settings
+# file (build/e2e.env, as a new clone's .env), so it never changes the checkout's own lab.
+#   1. plain `make lab-up`, as a newcomer runs it: Docker engine + Compose v2 (installed and
+#      started when missing), the image set chosen and recorded (offline where no registry
+#      answers: built, or reused when present), the recorded scale (small) seeded
+#   2. a >= 60 s smoke run with 2 workers through `lab run --compose` (which writes the report)
+#   3. checks: zero failures, Prometheus series (Locust run id, app, exporters), a trace where
 #      a Locust span is an ancestor of a psycopg2 span, per-request record, report
-#   6. lab-down, lab-up again: no reseed, the same tenants and sales (the run's included), and
-#      the run's Prometheus series are still there
+#   4. lab-down, plain lab-up again: no reseed, the same tenants and sales (the run's
+#      included), and the run's Prometheus series are still there
+#   5. what a plain lab-up says instead of a traceback: a recorded scale that is not the
+#      data's (the data is kept), a database volume made with another password
 # Cleans up (containers and the e2e project's volumes; dockerd if this script started it)
 # even when a step fails. Figures (build and start times, memory) are printed at the end.
 # Knobs: E2E_DURATION (default 60s), E2E_KEEP=1 (leave the lab up for a look; no cleanup).
@@ -17,14 +20,18 @@ REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 cd "$REPO_ROOT"
 PY="${VENV_PY:-$REPO_ROOT/.venv/bin/python}"
 export PYTHONPATH="$REPO_ROOT/app:$REPO_ROOT"
-export COMPOSE_PROJECT_NAME=jewelry-lab-e2e LAB_IMAGES=offline LAB_SCALE=small LAB_WORKERS=2
+export COMPOSE_PROJECT_NAME=jewelry-lab-e2e LAB_WORKERS=2 LAB_ENV_FILE=build/e2e.env
 export LAB_SYSTEM_CA_BUNDLE="${LAB_SYSTEM_CA_BUNDLE:-}"
-unset LAB_RUNS_DIR # `lab run --compose` writes to ./runs, mounted into the containers
+# Plain lab-up: the image set and the scale are lab-up's own choices, recorded in build/e2e.env.
+# MAKEFLAGS: `make e2e SCALE=...` must not reach the nested `make lab-up`.
+unset LAB_RUNS_DIR LAB_IMAGES LAB_SCALE SCALE MAKEFLAGS # `lab run --compose` writes to ./runs
 DURATION="${E2E_DURATION:-60s}"
 STACK=(bash scripts/lab-stack.sh)
+LAB_UP=(make --no-print-directory lab-up)
 DOCKERD_PIDFILE="${LAB_DOCKERD_PIDFILE:-/run/jewelry-lab-dockerd.pid}"
 FIGURES=()
 mkdir -p build
+rm -f "$LAB_ENV_FILE" # a fresh settings file, as in a new clone
 
 log() { printf '[e2e %s +%4ds] %s\n' "$(date +%H:%M:%S)" "$SECONDS" "$*" >&2; }
 fail() {
@@ -105,20 +112,27 @@ seed_seconds() {
     "$PY" -c 'import sys, datetime as d; a, b = (d.datetime.fromisoformat(t[:26].rstrip("Z")) for t in sys.stdin.read().split()); print(f"{(b - a).total_seconds():.1f}")'
 }
 
-log "1/6 Docker engine and Compose v2"
-scripts/docker-ensure.sh
+# The figures lab-up printed: image set, image build, start to all healthy.
+lab_up_figures() {
+  local what="$1" log_file="$2"
+  figure "$what: $(grep -oE 'image set: (default|offline)' "$log_file" | head -n1 || echo 'image set: recorded')"
+  figure "$what, images: $(grep -oE 'images ready in [0-9]+ s' "$log_file" | tail -n1)"
+  figure "$what, start: $(grep -oE 'lab up in [0-9.]+ s' "$log_file" | tail -n1) (start to all healthy)"
+}
 
-log "2/6 offline images (built once, reused afterwards)"
-measure "images-offline (cached layers reused when present)" "${STACK[@]}" build
-
-log "3/6 lab-up (SCALE=small, 2 workers; seeds the empty database)"
-measure "lab-up to all healthy, first start (seed included)" "${STACK[@]}" up
+log "1/5 plain make lab-up (Docker, image set, images, seeds the empty database)"
+measure "make lab-up, first start (Docker ensured, images built or reused, seed included)" \
+  bash -c '"$@" 2>&1 | tee build/e2e-lab-up.log >&2; exit "${PIPESTATUS[0]}"' _ "${LAB_UP[@]}"
+lab_up_figures "first lab-up" build/e2e-lab-up.log
+images="$(sed -n 's/^LAB_IMAGES=//p' "$LAB_ENV_FILE")"
+[[ "$images" == default || "$images" == offline ]] || fail "lab-up recorded no image set in $LAB_ENV_FILE (LAB_IMAGES='$images')"
+log "PASS lab-up chose the image set and recorded it: LAB_IMAGES=$images"
 figure "seed job, first start: $(seed_seconds) s"
 sleep 5
 figure "memory idle:"$'\n'"$(memory_snapshot)"
 sales_before="$(psql_value 'SELECT count(*) FROM sales_sale')"
 
-log "4/6 smoke run ($DURATION, 2 workers) via lab run --compose"
+log "2/5 smoke run ($DURATION, 2 workers) via lab run --compose"
 rm -f build/e2e-stats-during-smoke.txt # never report an earlier run's sample
 (sleep 40 && memory_snapshot >build/e2e-stats-during-smoke.txt) &
 sampler=$!
@@ -141,16 +155,18 @@ esac
 [[ -s build/e2e-stats-during-smoke.txt ]] &&
   figure "memory during the smoke run:"$'\n'"$(cat build/e2e-stats-during-smoke.txt)"
 
-log "5/6 checks on run $run_id"
+log "3/5 checks on run $run_id"
 "$PY" tests/e2e/checks.py "$run_id" --prometheus "$prom" || fail "$? check(s) failed (above)"
 
-log "6/6 data survives lab-down / lab-up, without a reseed"
+log "4/5 data survives lab-down / plain lab-up, without a reseed"
 before="$(data_snapshot)"
 sales_after_run="$(psql_value 'SELECT count(*) FROM sales_sale')"
 log "after the run: $before ($((sales_after_run - sales_before)) sales made by the run)"
 ((sales_after_run > sales_before)) || fail "the smoke run made no sale (POS checkout): nothing of the run to find after lab-up"
 "${STACK[@]}" down
-measure "lab-up to all healthy, warm (images and data present)" "${STACK[@]}" up
+measure "make lab-up, warm (images and data present)" \
+  bash -c '"$@" 2>&1 | tee build/e2e-lab-up.log >&2; exit "${PIPESTATUS[0]}"' _ "${LAB_UP[@]}"
+lab_up_figures "warm lab-up" build/e2e-lab-up.log
 figure "seed job, warm start (data present, no reseed): $(seed_seconds) s"
 after="$(data_snapshot)"
 [[ "$after" == "$before" ]] || fail "data changed across lab-down/lab-up: before '$before', after '$after'"
@@ -162,3 +178,28 @@ series="$("$PY" -c 'import sys; from tests.e2e.checks import prometheus_count as
   "$prom" "last_over_time(locust_requests_total{run_id=\"$run_id\"}[1h])")"
 [[ "$series" -gt 0 ]] || fail "Prometheus lost the run's series across lab-down/lab-up"
 log "PASS Prometheus TSDB kept across lab-down/lab-up ($series series of the run)"
+
+log "5/5 what a plain lab-up says instead of a traceback"
+# Expect lab-up to fail (exit 1) with one `[lab] error:` line containing $1; keep its output.
+expect_refusal() {
+  local wanted="$1" rc=0 out
+  out="$("${LAB_UP[@]}" 2>&1)" || rc=$?
+  printf '%s\n' "$out" >build/e2e-refusal.log
+  ((rc == 1)) || fail "lab-up exited $rc, expected 1 (build/e2e-refusal.log)"
+  grep -F '[lab] error:' build/e2e-refusal.log | grep -qF "$wanted" ||
+    fail "lab-up did not say '$wanted' in its error line (build/e2e-refusal.log)"
+  ! grep -q 'Traceback' build/e2e-refusal.log || fail "lab-up printed a traceback (build/e2e-refusal.log)"
+  log "PASS lab-up refused in one line: $(grep -F '[lab] error:' build/e2e-refusal.log | head -n1 | cut -c1-160)..."
+}
+# A recorded scale that is not the data's (an edited .env): the data is kept, lab-up says how.
+sed -i 's/^LAB_SCALE=.*/LAB_SCALE=doc/' "$LAB_ENV_FILE"
+expect_refusal "make lab-up SCALE=doc"
+grep -qF "that is scale 'small'" build/e2e-refusal.log || fail "lab-up did not name the data's scale"
+[[ "$(data_snapshot)" == "$before" ]] || fail "a plain lab-up changed the data"
+log "PASS a plain lab-up kept the data: $before"
+sed -i 's/^LAB_SCALE=.*/LAB_SCALE=small/' "$LAB_ENV_FILE"
+# Another password than the database volume's (a regenerated .env, another checkout).
+cp "$LAB_ENV_FILE" build/e2e.env.kept
+sed -i 's/^POSTGRES_PASSWORD=.*/POSTGRES_PASSWORD=not-the-volumes-password/' "$LAB_ENV_FILE"
+expect_refusal "was created with another password"
+cp build/e2e.env.kept "$LAB_ENV_FILE"

@@ -13,6 +13,15 @@ from lab.errors import LabError
 from lab.runner import RunOptions, compose_command, validate
 
 
+@pytest.fixture(autouse=True)
+def settings_file(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Path:
+    """A settings file of the test's own instead of the checkout's .env (lab-up records there)."""
+    path = tmp_path / "lab.env"
+    monkeypatch.setenv("LAB_ENV_FILE", str(path))
+    monkeypatch.delenv("LAB_IMAGES", raising=False)
+    return path
+
+
 def test_default_set_is_the_base_file_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("LAB_IMAGES", raising=False)
     assert compose_files() == ("docker-compose.perf.yml",)
@@ -29,6 +38,28 @@ def test_offline_set_adds_its_override_after_the_base(monkeypatch: pytest.Monkey
 def test_explicit_set_wins_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LAB_IMAGES", "offline")
     assert compose_files("default") == ("docker-compose.perf.yml",)
+
+
+def test_the_set_lab_up_recorded_is_used_without_the_variable(settings_file: Path) -> None:
+    # `make lab-up` chose offline and wrote it down: `lab run --compose` must follow.
+    settings_file.write_text("POSTGRES_USER=jewelry\nLAB_IMAGES=offline\n")
+    assert compose_files()[-1] == "docker-compose.offline.yml"
+    command = compose_command()
+    assert command[command.index("--env-file") + 1] == str(settings_file)
+    files = [Path(command[i + 1]).name for i, arg in enumerate(command) if arg == "-f"]
+    assert files == ["docker-compose.perf.yml", "docker-compose.offline.yml"]
+
+
+def test_a_given_set_wins_over_the_recorded_one(
+    monkeypatch: pytest.MonkeyPatch, settings_file: Path
+) -> None:
+    settings_file.write_text("LAB_IMAGES=offline\n")
+    monkeypatch.setenv("LAB_IMAGES", "default")
+    assert compose_files() == ("docker-compose.perf.yml",)
+    # Empty means "not chosen yet", as in a new .env: the default set.
+    settings_file.write_text("LAB_IMAGES=\n")
+    monkeypatch.delenv("LAB_IMAGES")
+    assert compose_files() == ("docker-compose.perf.yml",)
 
 
 def test_unknown_set_is_refused_with_the_choices(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -57,7 +57,38 @@ def test_different_parameters_over_lab_data_ask_for_reset(run_seed: Callable):
     line = one_error_line(run_seed(*TINY, "--items", "400"))
     assert "--reset" in line
     assert "items" in line
+    assert "that is scale" not in line  # data of no named scale: nothing to name
     assert table_count("inventory_item") == items
+
+
+def test_refusal_names_the_scale_the_data_has(run_seed: Callable):
+    # `make lab-up` relays this line when .env's scale is not the data's: it must say which.
+    ok(run_seed("--scale", "doc"))
+    line = one_error_line(run_seed("--scale", "small", "--tenants", "1"))
+    assert "that is scale 'doc'" in line
+    assert table_count("inventory_item") == 500
+
+
+def summary_and_lines() -> tuple[tuple, tuple]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*), sum(units), sum(revenue) FROM reports_itemsalestotal")
+        summary = cursor.fetchone()
+        cursor.execute(
+            "SELECT count(DISTINCT (l.tenant_id, l.item_id)), sum(l.quantity), sum(l.line_total) "
+            "FROM sales_saleline l JOIN sales_sale s ON s.id = l.sale_id "
+            "WHERE s.status = 'completed'"
+        )
+        return summary, cursor.fetchone()
+
+
+def test_the_reports_summary_follows_the_seed_and_the_reset(run_seed: Callable):
+    # The seed's COPY bypasses the checkout: it rebuilds the summary the reports read.
+    ok(run_seed(*TINY))
+    summary, lines = summary_and_lines()
+    assert summary[0] > 0
+    assert summary == lines
+    ok(run_seed("--reset"))
+    assert summary_and_lines()[0] == (0, None, None)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from django.utils import timezone
 from jewelry.core.tenancy import active_tenant_id
 from jewelry.customers.models import Customer, LoyaltyLedgerEntry, LoyaltyTier
 from jewelry.inventory.models import Item
+from jewelry.reports.summaries import add_completed_sale
 from jewelry.sales.models import Payment, Sale, SaleLine
 from jewelry.tenants.models import Branch, Terminal, User
 
@@ -186,6 +187,14 @@ def sale_create(
         Payment.objects.bulk_create(
             Payment(tenant_id=tenant_id, sale=sale, method=p.method, amount=p.amount.quantize(CENT))
             for p in payments
+        )
+        # The reports' all-time summary, in this transaction (the items are locked above).
+        add_completed_sale(
+            tenant_id=tenant_id,
+            lines=[
+                (item_id, qty, (items[item_id].price * qty).quantize(CENT))
+                for item_id, qty in wanted.items()
+            ],
         )
         # One statement for every line's stock: the rows are already locked above.
         Item.objects.filter(pk__in=wanted).update(

@@ -16,7 +16,7 @@ from types import FrameType
 
 from lab.compose_files import compose_file_args, image_set
 from lab.errors import EXIT_BREACH, EXIT_INTERRUPTED, EXIT_OK, LabError
-from lab.meta import REPO_ROOT, initial_meta, now_iso, write_meta
+from lab.meta import REPO_ROOT, initial_meta, now_iso, read_env_files, write_meta
 from lab.progress import format_line, read_latest
 from lab.runs_dir import new_run_id, write_atomic
 from lab.target_safety import check_target
@@ -168,6 +168,8 @@ def lab_env(opts: RunOptions, run_id: str, runs_dir: str) -> dict[str, str]:
         "LAB_DURATION": opts.duration or "",
         "LAB_SCENARIO": opts.scenario or "",
         "LAB_WORKERS": str(opts.workers or 1),
+        # Locust checks the target again at every test start (locustfiles/_guard.py).
+        "LAB_ALLOW_TARGETS": ",".join(opts.allow_target),
     }
     if opts.trace_sample_ratio is not None:
         env["LAB_TRACE_SAMPLE_RATIO"] = f"{opts.trace_sample_ratio:g}"
@@ -312,6 +314,12 @@ def run_profile(opts: RunOptions) -> int:
                 "PYTHONPATH": os.pathsep.join(p for p in paths if p),
                 # Any free port: other engineers' Locust runs share this machine.
                 "LAB_LOCUST_METRICS_PORT": os.environ.get("LAB_LOCUST_METRICS_PORT") or "0",
+                # The app (dev-app or the Compose lab) trusts this run's requests only with
+                # the install's run-token key (lab/run_token.py), kept in .env.
+                "LAB_RUN_TOKEN_KEY": os.environ.get("LAB_RUN_TOKEN_KEY")
+                or read_env_files().get("LAB_RUN_TOKEN_KEY", ""),
+                # Outside Compose nothing else needs to scrape it: loopback only.
+                "LAB_LOCUST_METRICS_HOST": os.environ.get("LAB_LOCUST_METRICS_HOST") or "127.0.0.1",
             }
         )
     meta = initial_meta(

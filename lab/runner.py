@@ -217,6 +217,29 @@ def compose_command() -> list[str]:
             "locust-master", "locust-worker"]  # fmt: skip
 
 
+# Containers never run as root (scripts/lab-env.sh maps root to this id, as here).
+UNPRIVILEGED_ID = 10001
+
+
+def container_ids() -> tuple[int, int]:
+    """The uid and gid the lab's containers run as: LAB_UID/LAB_GID, root mapped away."""
+    settings = {**read_env_files(), **{k: v for k, v in os.environ.items() if v}}
+
+    def unprivileged(name: str) -> int:
+        raw = settings.get(name, "")
+        return int(raw) if raw.isdigit() and int(raw) != 0 else UNPRIVILEGED_ID
+
+    return unprivileged("LAB_UID"), unprivileged("LAB_GID")
+
+
+def hand_to_containers(run_dir: Path, uid: int, gid: int) -> None:
+    """Run as root, the folder we just made must become writable by the containers' user."""
+    if os.geteuid() != 0:
+        return
+    for path in [run_dir, *run_dir.rglob("*")]:
+        os.chown(path, uid, gid)
+
+
 def _free_port() -> int:
     import socket
 
@@ -304,7 +327,11 @@ def run_profile(opts: RunOptions) -> int:
     write_atomic(run_dir / RUN_TARGETS_NAME, targets_toml(targets))
     if opts.compose:
         commands = [compose_command()]
-        env = child_env(lab_env(opts, run_id, "/srv/lab/runs"))
+        uid, gid = container_ids()
+        env = child_env(
+            {**lab_env(opts, run_id, "/srv/lab/runs"), "LAB_UID": str(uid), "LAB_GID": str(gid)}
+        )
+        hand_to_containers(run_dir, uid, gid)
     else:
         commands = local_commands(opts, run_dir)
         paths = [str(REPO_ROOT / "app"), str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]

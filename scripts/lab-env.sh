@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create .env from .env.example on first use, replacing every `generate` value with a fresh
-# random secret (hex, so it is safe inside URLs), LAB_UID/LAB_GID=auto with this user's ids and
+# random secret (hex, so it is safe inside URLs), LAB_UID/LAB_GID=auto with this user's ids (root
+# becomes 10001: no container runs as root because the user is) and
 # LAB_SEED_END_DATE=today with today's date. An existing .env is left alone, and keys that
 # .env.example gained since are appended with their defaults.
 # Usage: scripts/lab-env.sh [ENV_FILE]      (default .env next to .env.example)
@@ -13,15 +14,18 @@ target="${1:-$REPO_ROOT/.env}"
 [[ -f "$template" ]] || { echo "lab-env: $template is missing: restore it from git" >&2; exit 1; }
 
 random_secret() { od -An -N24 -tx1 /dev/urandom | tr -d ' \n'; }
+# The unprivileged id containers use when this user is root.
+UNPRIVILEGED_ID=10001
+container_id() { local id="$1"; [[ "$id" == 0 ]] && id=$UNPRIVILEGED_ID; printf '%s' "$id"; }
 
 render_line() {
   local line="$1"
   if [[ "$line" =~ ^([A-Z0-9_]+)=generate$ ]]; then
     printf '%s=%s\n' "${BASH_REMATCH[1]}" "$(random_secret)"
   elif [[ "$line" == LAB_UID=auto ]]; then
-    printf 'LAB_UID=%s\n' "$(id -u)"
+    printf 'LAB_UID=%s\n' "$(container_id "$(id -u)")"
   elif [[ "$line" == LAB_GID=auto ]]; then
-    printf 'LAB_GID=%s\n' "$(id -g)"
+    printf 'LAB_GID=%s\n' "$(container_id "$(id -g)")"
   elif [[ "$line" == LAB_SEED_END_DATE=today ]]; then
     printf 'LAB_SEED_END_DATE=%s\n' "$(date -u +%F)"
   else

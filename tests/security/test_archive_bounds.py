@@ -32,9 +32,12 @@ HONEST_RUN = "run-honest"
 
 
 def peak_rss_mib(archive: ArchiveProcess) -> float:
+    """The archive's peak resident memory so far (printed: `pytest -s` shows the figures)."""
     status = Path(f"/proc/{archive.process.pid}/status").read_text()
     line = next(line for line in status.splitlines() if line.startswith("VmHWM:"))
-    return int(line.split()[1]) / 1024
+    peak = int(line.split()[1]) / 1024
+    print(f"trace archive peak RSS: {peak:.0f} MiB (bound {ARCHIVE_PEAK_RSS_MIB} MiB)")
+    return peak
 
 
 def export_request(

@@ -27,7 +27,7 @@ import sys
 from typing import Any
 
 from flask import Blueprint, Response, jsonify, redirect, request, session, url_for
-from flask_login import LoginManager, UserMixin, login_user
+from flask_login import LoginManager, UserMixin, current_user, login_user
 from locust.env import Environment
 from locust.exception import StopTest
 from locust.runners import WorkerRunner
@@ -157,8 +157,8 @@ class StartGuard:
         app.before_request(self._check_web_request)
 
     def _check_web_request(self) -> Response | None:
-        if request.method != "POST":
-            return None
+        if request.method != "POST" or not current_user.is_authenticated:
+            return None  # the login comes first (Locust's views redirect to it)
         path = request.path.rstrip("/")
         try:
             if path.endswith("/swarm"):

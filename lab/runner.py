@@ -345,8 +345,6 @@ def run_profile(opts: RunOptions) -> int:
                 # the install's run-token key (lab/run_token.py), kept in .env.
                 "LAB_RUN_TOKEN_KEY": os.environ.get("LAB_RUN_TOKEN_KEY")
                 or read_env_files().get("LAB_RUN_TOKEN_KEY", ""),
-                # Outside Compose nothing else needs to scrape it: loopback only.
-                "LAB_LOCUST_METRICS_HOST": os.environ.get("LAB_LOCUST_METRICS_HOST") or "127.0.0.1",
             }
         )
     meta = initial_meta(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import secrets
+import signal
 import subprocess
 import time
 from collections.abc import Callable
@@ -132,6 +133,7 @@ def test_redis_requires_its_password_which_is_on_no_command_line(
         cwd=tmp_path,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,  # sh, printf and redis-server: stopped together below
     )
     try:
         deadline = time.monotonic() + 20
@@ -153,7 +155,7 @@ def test_redis_requires_its_password_which_is_on_no_command_line(
         ).stdout
         assert password not in every_argv
     finally:
-        process.terminate()
+        os.killpg(process.pid, signal.SIGTERM)
         process.wait(10)
 
 

@@ -17,7 +17,7 @@ from types import FrameType
 from lab.compose_files import compose_file_args, image_set
 from lab.env_files import env_file_paths
 from lab.errors import EXIT_BREACH, EXIT_INTERRUPTED, EXIT_OK, LabError
-from lab.meta import REPO_ROOT, initial_meta, now_iso, write_meta
+from lab.meta import REPO_ROOT, initial_meta, now_iso, read_env_files, write_meta
 from lab.progress import format_line, read_latest
 from lab.runs_dir import new_run_id, write_atomic
 from lab.target_safety import check_target
@@ -169,6 +169,8 @@ def lab_env(opts: RunOptions, run_id: str, runs_dir: str) -> dict[str, str]:
         "LAB_DURATION": opts.duration or "",
         "LAB_SCENARIO": opts.scenario or "",
         "LAB_WORKERS": str(opts.workers or 1),
+        # Locust checks the target again at every test start (locustfiles/_guard.py).
+        "LAB_ALLOW_TARGETS": ",".join(opts.allow_target),
     }
     if opts.trace_sample_ratio is not None:
         env["LAB_TRACE_SAMPLE_RATIO"] = f"{opts.trace_sample_ratio:g}"
@@ -213,6 +215,29 @@ def compose_command() -> list[str]:
         command += ["--env-file", str(path)]
     return [*command, "up", "--no-deps", "--force-recreate", "--abort-on-container-failure",
             "locust-master", "locust-worker"]  # fmt: skip
+
+
+# Containers never run as root (scripts/lab-env.sh maps root to this id, as here).
+UNPRIVILEGED_ID = 10001
+
+
+def container_ids() -> tuple[int, int]:
+    """The uid and gid the lab's containers run as: LAB_UID/LAB_GID, root mapped away."""
+    settings = {**read_env_files(), **{k: v for k, v in os.environ.items() if v}}
+
+    def unprivileged(name: str) -> int:
+        raw = settings.get(name, "")
+        return int(raw) if raw.isdigit() and int(raw) != 0 else UNPRIVILEGED_ID
+
+    return unprivileged("LAB_UID"), unprivileged("LAB_GID")
+
+
+def hand_to_containers(run_dir: Path, uid: int, gid: int) -> None:
+    """Run as root, the folder we just made must become writable by the containers' user."""
+    if os.geteuid() != 0:
+        return
+    for path in [run_dir, *run_dir.rglob("*")]:
+        os.chown(path, uid, gid)
 
 
 def _free_port() -> int:
@@ -302,7 +327,11 @@ def run_profile(opts: RunOptions) -> int:
     write_atomic(run_dir / RUN_TARGETS_NAME, targets_toml(targets))
     if opts.compose:
         commands = [compose_command()]
-        env = child_env(lab_env(opts, run_id, "/srv/lab/runs"))
+        uid, gid = container_ids()
+        env = child_env(
+            {**lab_env(opts, run_id, "/srv/lab/runs"), "LAB_UID": str(uid), "LAB_GID": str(gid)}
+        )
+        hand_to_containers(run_dir, uid, gid)
     else:
         commands = local_commands(opts, run_dir)
         paths = [str(REPO_ROOT / "app"), str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]
@@ -312,6 +341,10 @@ def run_profile(opts: RunOptions) -> int:
                 "PYTHONPATH": os.pathsep.join(p for p in paths if p),
                 # Any free port: other engineers' Locust runs share this machine.
                 "LAB_LOCUST_METRICS_PORT": os.environ.get("LAB_LOCUST_METRICS_PORT") or "0",
+                # The app (dev-app or the Compose lab) trusts this run's requests only with
+                # the install's run-token key (lab/run_token.py), kept in .env.
+                "LAB_RUN_TOKEN_KEY": os.environ.get("LAB_RUN_TOKEN_KEY")
+                or read_env_files().get("LAB_RUN_TOKEN_KEY", ""),
             }
         )
     meta = initial_meta(

@@ -24,6 +24,7 @@ from locust.runners import STATE_INIT, STATE_STOPPED, MasterRunner, WorkerRunner
 from locustfiles import _tracing
 from locustfiles._checks import check_record
 from locustfiles._events import EventLog
+from locustfiles._guard import install_guard
 from locustfiles._metrics import LocustCollector, serve_metrics
 from locustfiles._record import RequestRecorder, count_record_rows
 from locustfiles._settings import LabSettings, SettingsError, new_run_id, settings_from_options
@@ -316,6 +317,7 @@ def _on_init(environment: Environment, runner: Any = None, **_kwargs: Any) -> No
     global _plugin
     if runner is None or environment.parsed_options is None:
         return  # run_single_user and library use: no run folder, no checks
+    install_guard(environment)  # login, target allow-list, fixed runs folder (_guard.py)
     _plugin = LabPlugin(environment)
     _plugin.configure()
 

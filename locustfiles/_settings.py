@@ -90,7 +90,7 @@ def _register_flags(parser: Any, **_kwargs: Any) -> None:
     group.add_argument(
         "--lab-locust-metrics-host",
         env_var="LAB_LOCUST_METRICS_HOST",
-        default="0.0.0.0",  # noqa: S104 - like Locust's web UI: Prometheus scrapes from another container
+        default="127.0.0.1",  # the Compose lab sets 0.0.0.0: Prometheus is another container
         help="interface of the Prometheus endpoint",
     )
     group.add_argument(
@@ -168,7 +168,7 @@ def settings_from_options(options: Any) -> LabSettings:
         runs_dir=Path(str(getattr(options, "lab_runs_dir", "") or "runs")),
         trace_sample_ratio=ratio,
         metrics_port=int(getattr(options, "lab_locust_metrics_port", DEFAULT_METRICS_PORT)),
-        metrics_host=str(getattr(options, "lab_locust_metrics_host", "0.0.0.0")),  # noqa: S104
+        metrics_host=str(getattr(options, "lab_locust_metrics_host", "127.0.0.1")),
         record_flush_seconds=max(0.1, flush),
     )
 
@@ -190,7 +190,7 @@ def settings_from_environ() -> LabSettings:
         "lab_runs_dir": ("LAB_RUNS_DIR", "runs"),
         "lab_trace_sample_ratio": ("LAB_TRACE_SAMPLE_RATIO", str(DEFAULT_TRACE_SAMPLE_RATIO)),
         "lab_locust_metrics_port": ("LAB_LOCUST_METRICS_PORT", str(DEFAULT_METRICS_PORT)),
-        "lab_locust_metrics_host": ("LAB_LOCUST_METRICS_HOST", "0.0.0.0"),  # noqa: S104
+        "lab_locust_metrics_host": ("LAB_LOCUST_METRICS_HOST", "127.0.0.1"),
         "lab_record_flush_seconds": ("LAB_RECORD_FLUSH_SECONDS", "2"),
     }
     casts = {

@@ -9,7 +9,9 @@ tasks, tenants or run ids. This module works the same for `HttpUser` and
   `TraceIdRatioBased` (`LAB_TRACE_SAMPLE_RATIO`); requests follow their task,
   and the app follows the `traceparent` flag (ParentBased).
 - Every request carries W3C `traceparent` and `baggage:
-  lab.run_id=<id>,synthetic_request=true`.
+  lab.run_id=<id>,synthetic_request=true,lab.run_token=<token>`; the token
+  (lab/run_token.py, keyed by LAB_RUN_TOKEN_KEY) is the app's proof that the
+  request comes from the lab's Locust.
 - Why no OpenTelemetry SDK spans or Context here: at a few thousand requests
   per second and core, the SDK's per-span and per-context work was a third of
   FastHttpUser's throughput. The task in progress is one small object in a
@@ -39,6 +41,7 @@ from urllib.parse import quote
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 
+from lab.run_token import RUN_TOKEN_BAGGAGE, key_from_environ, run_token
 from locustfiles._otlp import (
     KIND_CLIENT,
     KIND_INTERNAL,
@@ -171,6 +174,19 @@ def resource_attributes(worker_id: str) -> dict[str, Any]:
     return dict(Resource.create(attributes).attributes)
 
 
+def baggage_header(run_id: str) -> str:
+    """The baggage every request carries; with the run's token when the key is set."""
+    header = f"{RUN_ID_KEY}={quote(run_id, safe='')},{SYNTHETIC_KEY}=true"
+    key = key_from_environ()
+    if key is None:
+        logger.warning(
+            "LAB_RUN_TOKEN_KEY is unset: the app will not trust this run's requests "
+            "(no app spans in the run's folder); set it as in .env"
+        )
+        return header
+    return f"{header},{RUN_TOKEN_BAGGAGE}={run_token(run_id, key)}"
+
+
 class LabTracing:
     """Sampling, propagation, span recording and export for one Locust process."""
 
@@ -188,7 +204,7 @@ class LabTracing:
         if sender is None and use_environ_exporter:
             sender = sender_from_environ()
         self.queue = DroppingSpanQueue(sender, self.resource) if sender is not None else None
-        self.baggage_header = f"{RUN_ID_KEY}={quote(run_id, safe='')},{SYNTHETIC_KEY}=true"
+        self.baggage_header = baggage_header(run_id)
 
     @property
     def dropped_spans(self) -> int:

@@ -6,6 +6,11 @@ set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 export SCALE="${SCALE:-small}" PORT="${PORT:-8000}"
+# The install's run-token key (.env), so `lab run --local` requests are filed under their run.
+if [[ -z "${LAB_RUN_TOKEN_KEY:-}" && -f .env ]]; then
+  LAB_RUN_TOKEN_KEY="$(sed -n 's/^LAB_RUN_TOKEN_KEY=//p' .env | tail -1)"
+  export LAB_RUN_TOKEN_KEY
+fi
 if (exec 3<>"/dev/tcp/127.0.0.1/${PORT}") 2>/dev/null; then
   echo "dev-app: 127.0.0.1:${PORT} is already taken; choose another with PORT=8001" >&2
   exit 2

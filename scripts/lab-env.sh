@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Create .env from .env.example on first use, replacing every `generate` value with a fresh
-# random secret (hex, so it is safe inside URLs), LAB_UID/LAB_GID=auto with this user's ids,
-# LAB_SEED_END_DATE=today with today's date and COMPOSE_PROJECT_NAME=auto with a name derived
-# from this checkout's path (two checkouts, two labs: their own containers and volumes).
+# random secret (hex, so it is safe inside URLs), LAB_UID/LAB_GID=auto with this user's ids (root
+# becomes 10001: no container runs as root because the user is), LAB_SEED_END_DATE=today with
+# today's date and COMPOSE_PROJECT_NAME=auto with a name derived from this checkout's path (two
+# checkouts, two labs: their own containers and volumes).
 # An existing .env is left alone, and keys that .env.example gained since are appended.
 # Usage: scripts/lab-env.sh [ENV_FILE]      (default $LAB_ENV_FILE, else .env next to .env.example)
 set -euo pipefail
@@ -14,6 +15,9 @@ target="${1:-$REPO_ROOT/${LAB_ENV_FILE:-.env}}"
 [[ -f "$template" ]] || { echo "lab-env: $template is missing: restore it from git" >&2; exit 1; }
 
 random_secret() { od -An -N24 -tx1 /dev/urandom | tr -d ' \n'; }
+# The unprivileged id containers use when this user is root.
+UNPRIVILEGED_ID=10001
+container_id() { local id="$1"; [[ "$id" == 0 ]] && id=$UNPRIVILEGED_ID; printf '%s' "$id"; }
 
 # jewelry-lab-<folder>-<6 hex of the full path>: readable in `docker ps`, unique per checkout,
 # and a valid Compose project name (lower case letters, digits, dashes).
@@ -29,9 +33,9 @@ render_line() {
   if [[ "$line" =~ ^([A-Z0-9_]+)=generate$ ]]; then
     printf '%s=%s\n' "${BASH_REMATCH[1]}" "$(random_secret)"
   elif [[ "$line" == LAB_UID=auto ]]; then
-    printf 'LAB_UID=%s\n' "$(id -u)"
+    printf 'LAB_UID=%s\n' "$(container_id "$(id -u)")"
   elif [[ "$line" == LAB_GID=auto ]]; then
-    printf 'LAB_GID=%s\n' "$(id -g)"
+    printf 'LAB_GID=%s\n' "$(container_id "$(id -g)")"
   elif [[ "$line" == COMPOSE_PROJECT_NAME=auto ]]; then
     printf 'COMPOSE_PROJECT_NAME=%s\n' "$(project_name)"
   elif [[ "$line" == LAB_SEED_END_DATE=today ]]; then

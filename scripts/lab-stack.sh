@@ -88,6 +88,16 @@ user_set() { [[ -n "${!1:-}" ]] || { [[ -f .env.override ]] && grep -q "^$1=" .e
 prepare_env() {
   scripts/lab-env.sh "$ENV_FILE"
   mkdir -p runs build
+  # No container runs as root because the user is: an older .env made by root says 0.
+  local uid gid
+  uid="$(setting LAB_UID)" gid="$(setting LAB_GID)"
+  if [[ "$uid" == 0 || "$uid" == auto || -z "$uid" ]]; then uid=10001; export LAB_UID=$uid; fi
+  if [[ "$gid" == 0 || "$gid" == auto || -z "$gid" ]]; then gid=10001; export LAB_GID=$gid; fi
+  # Root owns ./runs here: hand it to the containers' user so they can write their results.
+  if [[ "$(id -u)" == 0 && "$(stat -c %u runs)" != "$uid" ]]; then
+    chown -R "$uid:$gid" runs
+    log "runs/ handed to uid $uid (containers never run as root)"
+  fi
   # Build secrets: the host's pip index settings, and the extra CA certificate.
   scripts/lab-pip-conf.sh build/pip.conf
   export LAB_PIP_CONF="$REPO_ROOT/build/pip.conf"

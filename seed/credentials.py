@@ -18,6 +18,11 @@ def runs_dir(given: str | None) -> Path:
     return Path(given or os.environ.get("LAB_RUNS_DIR") or "runs")
 
 
+def accounts_secret() -> str:
+    """The install's secret mixed into every lab account's password (.env); empty = none."""
+    return os.environ.get("LAB_ACCOUNTS_SECRET", "").strip()
+
+
 def app_hasher() -> tuple[str, PasswordEncoder]:
     """(algorithm, encode) of the app's default hasher (Argon2 in every settings module).
 

@@ -12,6 +12,8 @@ most of the catalogue stays sellable for the load tests.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import random
 import re
 import string
@@ -194,6 +196,19 @@ class IdCounter:
         return first
 
 
+def account_password(drawn: str, email: str, secret: str) -> str:
+    """The password of a lab account: the seeded draw mixed with the install's secret.
+
+    The draw comes from the public random seed, so without a secret anybody could recompute
+    every lab login from the repository; HMAC(secret, email + draw) cannot be, and is still
+    the same on every run of the same install (LAB_ACCOUNTS_SECRET in .env).
+    """
+    if not secret:
+        return drawn
+    digest = hmac.new(secret.encode(), f"{email}\0{drawn}".encode(), hashlib.sha256).digest()
+    return "".join(PASSWORD_ALPHABET[byte % len(PASSWORD_ALPHABET)] for byte in digest[:20])
+
+
 # A password hasher: (password, salt) -> the encoded hash the app stores.
 PasswordEncoder = Callable[[str, str], str]
 
@@ -215,8 +230,10 @@ class TenantGenerator:
         clock: Clock,
         pools: Pools,
         encode_password: PasswordEncoder,
+        accounts_secret: str = "",
     ) -> None:
         self.seed = seed
+        self.accounts_secret = accounts_secret
         self.scale = scale
         self.clock = clock
         self.pools = pools
@@ -268,7 +285,8 @@ class TenantGenerator:
             user_id = first_id + k
             role = ROLES[k] if k < len(ROLES) else "cashier"
             email = f"{role}{k + 1}@{plan.slug}.lab.test"
-            password = "".join(rng.choice(PASSWORD_ALPHABET) for _ in range(20))
+            drawn = "".join(rng.choice(PASSWORD_ALPHABET) for _ in range(20))
+            password = account_password(drawn, email, self.accounts_secret)
             salt = "".join(rng.choice(SALT_ALPHABET) for _ in range(22))
             first, last = rng.choice(self.pools.first_names), rng.choice(self.pools.last_names)
             joined = plan.created_at + rng.randint(0, 30 * DAY)

@@ -18,7 +18,7 @@ from django.db import connection, transaction
 from jewelry.reports import summaries as report_summaries
 from seed.clock import Clock
 from seed.copy_writer import CopyWriter
-from seed.credentials import FILE_NAME, app_hasher, write_credentials
+from seed.credentials import FILE_NAME, accounts_secret, app_hasher, write_credentials
 from seed.generate import (
     Credential,
     IdCounter,
@@ -81,7 +81,12 @@ def seed(request: SeedRequest) -> int:
     plans = plan_tenants(request.random_seed, scale, pools, clock)
     algorithm, encode = app_hasher()
     generator = TenantGenerator(
-        seed=request.random_seed, scale=scale, clock=clock, pools=pools, encode_password=encode
+        seed=request.random_seed,
+        scale=scale,
+        clock=clock,
+        pools=pools,
+        encode_password=encode,
+        accounts_secret=accounts_secret(),
     )
     check_reachable()
     check_migrated()

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Entrypoint of the lab's Python image. The first argument names the role:
 #   app             gunicorn serving config.wsgi:application on :8000
-#   seed            migrations, then `python -m seed --scale $LAB_SCALE`
+#   seed            migrations, the app's PostgreSQL role, then `python -m seed --scale $LAB_SCALE`
 #   locust-master   Locust master: web UI on :8089, or a headless run when LAB_RUN_ID is set
 #   locust-worker   Locust worker connecting to $LAB_LOCUST_MASTER_HOST (locust-master)
 #   trace-archive   OTLP/HTTP receiver on :4318 writing runs/<run_id>/spans/
@@ -27,6 +27,8 @@ case "$role" in
   seed)
     echo "[seed] migrating ..." >&2
     python app/manage.py migrate --noinput
+    # The app logs in as a least-privilege role: (re)grant it the data of every table.
+    python -m seed.app_role
     echo "[seed] seeding at scale ${LAB_SCALE:-small} ..." >&2
     # Same parameters: nothing to do. Other lab data is swapped in one transaction (--replace)
     # only when the scale was given to this lab-up (LAB_SEED_REPLACE=1); otherwise the seed

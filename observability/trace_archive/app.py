@@ -26,10 +26,11 @@ def serve(config: ArchiveConfig) -> int:
         PartWriter(config.runs_dir),
         metrics,
         max_queue_spans=config.max_queue_spans,
+        max_queue_bytes=config.max_queue_bytes,
         flush_seconds=config.flush_seconds,
         batch_rows=config.batch_rows,
     )
-    server = ArchiveHTTPServer((config.host, config.port), pipeline, metrics)
+    server = ArchiveHTTPServer((config.host, config.port), pipeline, metrics, config)
     host, port = server.server_address[:2]
     stop = threading.Event()
 

@@ -7,12 +7,24 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from observability.trace_archive.decode import MAX_BODY_BYTES, MAX_SPANS_PER_REQUEST
+
 DEFAULT_PORT = 4318
 DEFAULT_FLUSH_SECONDS = 1.0
 # Sized from bench/bench_trace_archive.py: several seconds of a load run's span rate,
 # at roughly 1 KiB per queued span.
 DEFAULT_MAX_QUEUE = 50_000
 DEFAULT_BATCH_ROWS = 20_000
+# Memory bounds (docs/architecture.md "Trace archive limits"): the queue's bytes, one
+# request's decompressed body and spans, the requests decoded at once and the connections
+# served at once. Together they keep the archive far below its 512 MiB container limit.
+DEFAULT_MAX_QUEUE_BYTES = 32 * 1024 * 1024
+DEFAULT_MAX_REQUEST_BYTES = MAX_BODY_BYTES
+DEFAULT_MAX_REQUEST_SPANS = MAX_SPANS_PER_REQUEST
+DEFAULT_MAX_HANDLERS = 2
+DEFAULT_MAX_CONNECTIONS = 64
+# A request's whole body must arrive within this time (a slow sender cannot hold a slot).
+DEFAULT_REQUEST_TIMEOUT_SECONDS = 30.0
 
 
 class ConfigError(ValueError):
@@ -28,6 +40,12 @@ class ArchiveConfig:
     max_queue_spans: int
     batch_rows: int
     ready_file: Path | None = None
+    max_queue_bytes: int = DEFAULT_MAX_QUEUE_BYTES
+    max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES
+    max_request_spans: int = DEFAULT_MAX_REQUEST_SPANS
+    max_handlers: int = DEFAULT_MAX_HANDLERS
+    max_connections: int = DEFAULT_MAX_CONNECTIONS
+    request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
 
 
 def _number(name: str, raw: str, kind: type[int] | type[float], minimum: float) -> int | float:
@@ -70,6 +88,38 @@ def parse_config(
         help="LAB_ARCHIVE_MAX_QUEUE: spans held before senders get a retryable 503",
     )
     parser.add_argument(
+        "--max-queue-bytes",
+        default=env.get("LAB_ARCHIVE_MAX_QUEUE_BYTES", str(DEFAULT_MAX_QUEUE_BYTES)),
+        help="LAB_ARCHIVE_MAX_QUEUE_BYTES: protobuf bytes held before senders get a 503",
+    )
+    parser.add_argument(
+        "--max-request-bytes",
+        default=env.get("LAB_ARCHIVE_MAX_REQUEST_BYTES", str(DEFAULT_MAX_REQUEST_BYTES)),
+        help="LAB_ARCHIVE_MAX_REQUEST_BYTES: largest body, after decompression (else 413)",
+    )
+    parser.add_argument(
+        "--max-request-spans",
+        default=env.get("LAB_ARCHIVE_MAX_REQUEST_SPANS", str(DEFAULT_MAX_REQUEST_SPANS)),
+        help="LAB_ARCHIVE_MAX_REQUEST_SPANS: most spans in one request (else 413)",
+    )
+    parser.add_argument(
+        "--max-handlers",
+        default=env.get("LAB_ARCHIVE_MAX_HANDLERS", str(DEFAULT_MAX_HANDLERS)),
+        help="LAB_ARCHIVE_MAX_HANDLERS: request bodies read and decoded at once",
+    )
+    parser.add_argument(
+        "--max-connections",
+        default=env.get("LAB_ARCHIVE_MAX_CONNECTIONS", str(DEFAULT_MAX_CONNECTIONS)),
+        help="LAB_ARCHIVE_MAX_CONNECTIONS: connections served at once (more get a 503)",
+    )
+    parser.add_argument(
+        "--request-timeout",
+        default=env.get(
+            "LAB_ARCHIVE_REQUEST_TIMEOUT_SECONDS", str(DEFAULT_REQUEST_TIMEOUT_SECONDS)
+        ),
+        help="LAB_ARCHIVE_REQUEST_TIMEOUT_SECONDS: longest time to receive one body",
+    )
+    parser.add_argument(
         "--batch-rows",
         default=str(DEFAULT_BATCH_ROWS),
         help="rows that trigger a part before the flush interval ends",
@@ -84,4 +134,18 @@ def parse_config(
         max_queue_spans=int(_number("LAB_ARCHIVE_MAX_QUEUE", args.max_queue, int, 1)),
         batch_rows=int(_number("--batch-rows", args.batch_rows, int, 1)),
         ready_file=Path(args.ready_file) if args.ready_file else None,
+        max_queue_bytes=int(
+            _number("LAB_ARCHIVE_MAX_QUEUE_BYTES", args.max_queue_bytes, int, 1024)
+        ),
+        max_request_bytes=int(
+            _number("LAB_ARCHIVE_MAX_REQUEST_BYTES", args.max_request_bytes, int, 1024)
+        ),
+        max_request_spans=int(
+            _number("LAB_ARCHIVE_MAX_REQUEST_SPANS", args.max_request_spans, int, 1)
+        ),
+        max_handlers=int(_number("LAB_ARCHIVE_MAX_HANDLERS", args.max_handlers, int, 1)),
+        max_connections=int(_number("LAB_ARCHIVE_MAX_CONNECTIONS", args.max_connections, int, 1)),
+        request_timeout_seconds=float(
+            _number("LAB_ARCHIVE_REQUEST_TIMEOUT_SECONDS", args.request_timeout, float, 0.1)
+        ),
     )

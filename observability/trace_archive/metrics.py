@@ -17,8 +17,12 @@ class ArchiveMetrics:
     bad_requests: int = 0
     parts_written: int = 0
     write_errors: int = 0
+    spans_quarantined: int = 0
+    requests_busy: int = 0
     queue_spans: int = 0
     queue_capacity_spans: int = 0
+    queue_bytes: int = 0
+    queue_capacity_bytes: int = 0
     flush_count: int = 0
     flush_seconds_sum: float = 0.0
     flush_bucket_counts: list[int] = field(default_factory=lambda: [0] * len(FLUSH_BUCKETS))
@@ -74,6 +78,22 @@ class ArchiveMetrics:
                     "Failed part writes (rows kept and retried).",
                     self.write_errors,
                 ),
+                *_counter(
+                    "trace_archive_spans_quarantined_total",
+                    "Spans of run ids whose folder cannot be written, kept in _quarantine.",
+                    self.spans_quarantined,
+                ),
+                *_counter(
+                    "trace_archive_requests_busy_total",
+                    "Export requests refused with 503 because every handler slot was busy.",
+                    self.requests_busy,
+                ),
+                "# HELP trace_archive_queue_bytes Protobuf bytes accepted but not yet written.",
+                "# TYPE trace_archive_queue_bytes gauge",
+                f"trace_archive_queue_bytes {self.queue_bytes}",
+                "# HELP trace_archive_queue_capacity_bytes Bytes the queue holds before refusing.",
+                "# TYPE trace_archive_queue_capacity_bytes gauge",
+                f"trace_archive_queue_capacity_bytes {self.queue_capacity_bytes}",
                 "# HELP trace_archive_queue_spans Spans accepted but not yet written.",
                 "# TYPE trace_archive_queue_spans gauge",
                 f"trace_archive_queue_spans {self.queue_spans}",

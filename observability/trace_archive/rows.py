@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Collection
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import AnyValue, KeyValue
 
-from observability.trace_archive.schema import COLUMNS, UNASSIGNED_RUN
+from observability.trace_archive.schema import COLUMNS, QUARANTINE_RUN, UNASSIGNED_RUN
 
 # SPAN_KIND_UNSPECIFIED is read as INTERNAL, as the OTLP trace proto allows receivers to.
 KIND_NAMES = {0: "INTERNAL", 1: "INTERNAL", 2: "SERVER", 3: "CLIENT", 4: "PRODUCER", 5: "CONSUMER"}
@@ -74,8 +75,15 @@ class RunBuffers:
     def __init__(self) -> None:
         self._by_folder: dict[str, Columns] = {}
 
-    def add_request(self, request: ExportTraceServiceRequest) -> None:
+    def add_request(
+        self, request: ExportTraceServiceRequest, redirect: Collection[str] = ()
+    ) -> dict[str, int]:
+        """Buffer every span of `request`; rows of a run in `redirect` go to the quarantine.
+
+        Returns the rows added per folder.
+        """
         by_folder = self._by_folder
+        added: dict[str, int] = {}
         dumps = json.dumps
         for resource_spans in request.resource_spans:
             resource_attrs = attributes_dict(resource_spans.resource.attributes)
@@ -86,6 +94,9 @@ class RunBuffers:
                     attrs = attributes_dict(span.attributes)
                     run_id = _text(attrs.get(RUN_ID_ATTRIBUTE)) or resource_run_id
                     folder = folder_for_run(run_id)
+                    if folder in redirect:
+                        folder = QUARANTINE_RUN
+                    added[folder] = added.get(folder, 0) + 1
                     columns = by_folder.get(folder)
                     if columns is None:
                         columns = by_folder[folder] = empty_columns()
@@ -109,6 +120,7 @@ class RunBuffers:
                     columns["attributes"].append(
                         dumps(attrs, ensure_ascii=False, separators=(",", ":"), default=str)
                     )
+        return added
 
     def folders(self) -> list[str]:
         return list(self._by_folder)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -92,6 +93,8 @@ def command_env(facts: ServiceFacts, base: Mapping[str, str] = os.environ) -> di
     env = dict(base)
     env.update(facts.to_env())
     env["DJANGO_SETTINGS_MODULE"] = TEST_SETTINGS
+    # The per-install secret behind Locust's run tokens (lab/run_token.py), per test session.
+    env.setdefault("LAB_RUN_TOKEN_KEY", secrets.token_hex(24))
     paths = [str(REPO_ROOT / "app"), str(REPO_ROOT)]
     if existing := base.get("PYTHONPATH"):
         paths += [p for p in existing.split(os.pathsep) if p and p not in paths]

@@ -55,6 +55,8 @@ def _lab(
     runs: Path, *args: str, otlp: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LAB_", "LOCUST_"))}
+    # The install's run-token key: the live app trusts Locust's requests only with it.
+    env["LAB_RUN_TOKEN_KEY"] = os.environ["LAB_RUN_TOKEN_KEY"]
     env.update(PYTHONPATH=f"{REPO_ROOT / 'app'}:{REPO_ROOT}", **(otlp or {}))
     return subprocess.run(
         [sys.executable, "-m", "lab", "--runs-dir", str(runs), *args],
@@ -75,6 +77,11 @@ def _run_and_report(runs: Path, app: LiveApp, otlp: dict[str, str]) -> dict:
     meta = json.loads((run_dir / "meta.json").read_text())
     assert meta["status"] == "completed"
     assert meta["locust_exit_code"] is not None
+    # Outside Compose, Locust's Prometheus endpoint listens on loopback only.
+    assert (
+        "Locust metrics for Prometheus at http://127.0.0.1:"
+        in (run_dir / "locust" / "locust.log").read_text()
+    )
     time.sleep(3)  # the app's batch span processor and the archive's flush interval
     report = _lab(runs, "report", run_dir.name, *[a for r in RELAXED for a in ("--set", r)])
     assert report.returncode in (0, 1), report.stdout + report.stderr

@@ -134,7 +134,7 @@ def live_apps(tmp_path: Path, shops: list[Shop]) -> Iterator[Callable[..., LiveA
 def locust_env(runs_dir: Path, run_id: str, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
     for name in list(env):  # the app's OTEL_* must not leak into Locust unless asked
-        if name.startswith(("OTEL_", "LAB_", "LOCUST_")):
+        if name.startswith(("OTEL_", "LAB_", "LOCUST_")) and name != "LAB_RUN_TOKEN_KEY":
             del env[name]
     env.update(
         {

@@ -6,11 +6,13 @@ are sent to a list, and each batch is decoded as the OTLP/HTTP endpoint would de
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 
+from lab.run_token import run_token
 from locustfiles._otlp import KIND_CLIENT, FinishedSpan, encode_spans
 from locustfiles._tracing import LabTracing, current_trace_id
 
@@ -109,8 +111,13 @@ def test_a_sampled_task_is_one_trace_task_span_over_client_spans() -> None:
         f"00-{trace_hex}-{broken.span_id.hex()}-01",
     ]
     assert sent[0]["headers"]["Accept"] == "text/html"  # the caller's headers are kept
+    # The run's token (lab/run_token.py, keyed by the harness's LAB_RUN_TOKEN_KEY) proves
+    # to the app that the request comes from the lab's Locust.
+    token = run_token(RUN_ID, os.environ["LAB_RUN_TOKEN_KEY"].encode())
     assert all(
-        s["headers"]["baggage"] == f"lab.run_id={RUN_ID},synthetic_request=true" for s in sent
+        s["headers"]["baggage"]
+        == f"lab.run_id={RUN_ID},synthetic_request=true,lab.run_token={token}"
+        for s in sent
     )
     assert all(s["record_trace_id"] == trace_hex for s in sent)
     assert current_trace_id() is None  # the task's scope ended with it

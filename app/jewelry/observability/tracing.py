@@ -16,25 +16,86 @@ from opentelemetry.context import Context
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
-from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, Sampler
+from opentelemetry.sdk.trace.sampling import (
+    ALWAYS_OFF,
+    Decision,
+    ParentBased,
+    Sampler,
+    SamplingResult,
+)
 
 from jewelry.observability import metrics
+from lab.run_token import (
+    RUN_ID_BAGGAGE,
+    RUN_TOKEN_BAGGAGE,
+    key_from_environ,
+    token_is_valid,
+)
 
 logger = logging.getLogger(__name__)
 
 SERVICE_NAME = "jewelry-app"
 # Baggage set by Locust that every span of the request should carry as attributes, so the
-# trace archive can file psycopg2 and Redis spans under the run that caused them.
-PROPAGATED_BAGGAGE = ("lab.run_id", "synthetic_request")
+# trace archive can file psycopg2 and Redis spans under the run that caused them. Copied only
+# when the baggage's run token proves it came from the lab's Locust (lab/run_token.py).
+PROPAGATED_BAGGAGE = (RUN_ID_BAGGAGE, "synthetic_request")
 _configured = False
 
 
+def from_lab_load_generator(context: Context | None, key: bytes | None) -> bool:
+    """True when the context's baggage carries a valid run token for its run id."""
+    return token_is_valid(
+        baggage.get_baggage(RUN_ID_BAGGAGE, context),
+        baggage.get_baggage(RUN_TOKEN_BAGGAGE, context),
+        key,
+    )
+
+
 class BaggageToAttributes(SpanProcessor):
+    def __init__(self, key: bytes | None) -> None:
+        self._key = key
+
     def on_start(self, span: Span, parent_context: Context | None = None) -> None:
+        if not from_lab_load_generator(parent_context, self._key):
+            return  # another caller's baggage: not ours to file under a run
         for key in PROPAGATED_BAGGAGE:
             value = baggage.get_baggage(key, parent_context)
             if value is not None:
                 span.set_attribute(key, str(value))
+
+
+class LabLoadGeneratorSampler(Sampler):
+    """Follow a remote caller's sampling decision only when it is the lab's Locust.
+
+    A span with a local parent follows that parent (ParentBased); a request from anyone else
+    (a browser, a curl with a forged traceparent and baggage) is not traced at all, so
+    outsiders can neither make the app trace everything nor add spans to a run.
+    """
+
+    def __init__(self, key: bytes | None) -> None:
+        self._key = key
+        self._follow = ParentBased(root=ALWAYS_OFF)
+
+    def should_sample(
+        self,
+        parent_context: Context | None,
+        trace_id: int,
+        name: str,
+        kind: trace.SpanKind | None = None,
+        attributes: object = None,
+        links: object = None,
+        trace_state: object = None,
+    ) -> SamplingResult:
+        parent = trace.get_current_span(parent_context).get_span_context()
+        local_parent = parent.is_valid and not parent.is_remote
+        if local_parent or from_lab_load_generator(parent_context, self._key):
+            return self._follow.should_sample(
+                parent_context, trace_id, name, kind, attributes, links, trace_state
+            )
+        return SamplingResult(Decision.DROP)
+
+    def get_description(self) -> str:
+        return "LabLoadGeneratorSampler"
 
 
 class CountingExporter(SpanExporter):
@@ -89,12 +150,13 @@ def git_revision() -> str:
         return "unknown"
 
 
-def _sampler() -> Sampler | None:
-    # Locust decides; the app follows (ParentBased). Requests with no parent (health checks,
-    # a person's browser) are not traced unless OTEL_TRACES_SAMPLER says otherwise.
+def _sampler(key: bytes | None) -> Sampler | None:
+    # Locust decides; the app follows, when the request proves it comes from the lab's
+    # Locust. Requests with no parent (health checks, a person's browser) are not traced
+    # unless OTEL_TRACES_SAMPLER says otherwise.
     if os.environ.get("OTEL_TRACES_SAMPLER"):
         return None  # the SDK reads OTEL_TRACES_SAMPLER / OTEL_TRACES_SAMPLER_ARG itself
-    return ParentBased(root=ALWAYS_OFF)
+    return LabLoadGeneratorSampler(key)
 
 
 def tracing_requested() -> bool:
@@ -127,8 +189,14 @@ def configure_tracing(exporter: SpanExporter | None = None) -> TracerProvider | 
             "deployment.environment": os.environ.get("LAB_ENVIRONMENT", "perf-lab"),
         }
     )
-    provider = TracerProvider(resource=resource, sampler=_sampler())
-    provider.add_span_processor(BaggageToAttributes())
+    key = key_from_environ()
+    if key is None:
+        logger.warning(
+            "LAB_RUN_TOKEN_KEY is unset: no request is trusted as the lab's Locust, so none is "
+            "traced or filed under a run (set it as in .env)"
+        )
+    provider = TracerProvider(resource=resource, sampler=_sampler(key))
+    provider.add_span_processor(BaggageToAttributes(key))
     provider.add_span_processor(
         DropCountingBatchSpanProcessor(
             CountingExporter(exporter),

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # First start of an empty data directory (docker-entrypoint-initdb.d): the role the exporters
 # log in as. pg_monitor lets it read pg_stat_* and pg_stat_statements of every database, and
-# nothing else. SQL cannot read the environment, so the password comes in as a psql variable.
+# nothing else. The password is read from the environment by psql itself (\getenv), so it is on
+# no command line.
 # Safe to run again: it creates the role once and resets its password.
 set -euo pipefail
 
@@ -13,7 +14,8 @@ fi
 
 psql -v ON_ERROR_STOP=1 --no-psqlrc --quiet \
   --username "${POSTGRES_USER:-postgres}" --dbname "${POSTGRES_DB:-${POSTGRES_USER:-postgres}}" \
-  -v monitor_user="$monitor_user" -v monitor_password="$POSTGRES_MONITOR_PASSWORD" <<'SQL'
+  -v monitor_user="$monitor_user" <<'SQL'
+\getenv monitor_password POSTGRES_MONITOR_PASSWORD
 SELECT format('CREATE ROLE %I LOGIN', :'monitor_user')
 WHERE NOT EXISTS (SELECT FROM pg_roles WHERE rolname = :'monitor_user') \gexec
 SELECT format('ALTER ROLE %I WITH LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE CONNECTION LIMIT 5 PASSWORD %L',

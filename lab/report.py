@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab import request_stats, span_stats
+from lab import report_waterfalls, request_stats, span_stats
 from lab.errors import EXIT_BREACH, EXIT_OK, EXIT_UNTRUSTWORTHY
 from lab.health import Health, assess
 from lab.prometheus import Prometheus
@@ -45,6 +45,9 @@ class Report:
     prometheus_note: str = ""
     jaeger_url: str | None = None
     soak: Any = None  # lab.soak.SoakVerdict for soak runs when Prometheus is given
+    waterfalls: report_waterfalls.ReportWaterfalls = field(
+        default_factory=report_waterfalls.ReportWaterfalls
+    )
 
     @property
     def duration_s(self) -> float:
@@ -135,6 +138,11 @@ def build(
         statements=span_stats.top_statements(con),
         n_plus_one=span_stats.n_plus_one(con, targets),
         jaeger_url=jaeger_url,
+    )
+    report.waterfalls = report_waterfalls.collect(
+        con,
+        n_plus_one=[(f.route, f.statement, f.example_trace_id) for f in report.n_plus_one],
+        slowest=[(f"{s.method} {s.name}".strip(), s.trace_id) for s in report.slowest],
     )
     con.close()
     if prometheus_url:

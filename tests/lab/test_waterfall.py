@@ -12,7 +12,6 @@ import pytest
 from lab.synthetic import (
     DbCall,
     request_rows,
-    trace_spans,
     write_meta,
     write_request_part,
     write_span_part,
@@ -20,35 +19,7 @@ from lab.synthetic import (
 from lab.waterfall import build
 from lab.waterfall_text import render
 from tests.lab.conftest import CliResult
-
-START_NS = 1_767_225_600_000_000_000
-CATEGORY = 'SELECT "c"."name" FROM "inventory_category" "c" WHERE "c"."id" = {}'
-
-
-def task_trace(key: str, *, route: str, start_ns: int, calls: list[DbCall], app_ms: float = 6.0):
-    """A Locust task span (INTERNAL root) around trace_spans' client -> server -> db spans."""
-    spans = trace_spans(
-        key, route=route, start_ns=start_ns + 1_000_000, network_ms=2.0, app_ms=app_ms, calls=calls
-    )
-    client = spans[0]
-    task = {
-        **client,
-        "span_id": client["parent_span_id"],
-        "parent_span_id": None,
-        "name": "TenantUser.browse_inventory",
-        "kind": "INTERNAL",
-        "start_unix_ns": start_ns,
-        "end_unix_ns": client["end_unix_ns"] + 500_000,
-        "http_status": None,
-    }
-    return [task, *spans]
-
-
-def n_plus_one_trace(key: str, start_ns: int = START_NS, repeats: int = 12) -> list[dict]:
-    calls = [DbCall("SELECT * FROM inventory_item WHERE tenant_id = 1", 3.0)]
-    calls += [DbCall(CATEGORY.format(i), 2.0) for i in range(repeats)]
-    calls.append(DbCall("GET :1:session:abc", 0.5, system="redis"))
-    return task_trace(key, route="/inventory/", start_ns=start_ns, calls=calls, app_ms=20.0)
+from tests.lab.traces import START_NS, n_plus_one_trace, task_trace
 
 
 def test_rows_follow_the_tree_with_offsets_durations_and_the_app_code_gap() -> None:

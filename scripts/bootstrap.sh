@@ -22,6 +22,8 @@ DEBIAN_PACKAGES=(
   prometheus-pgbouncer-exporter
   prometheus-redis-exporter
   python3.11-venv
+  # Headless browser for the report tests (tests/lab/test_traces_real_run.py).
+  chromium
 )
 
 log() { printf '[bootstrap] %s\n' "$*" >&2; }

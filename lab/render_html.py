@@ -250,6 +250,20 @@ def render_html(r: Report) -> str:
     ]
     out.append(_table(["start (UTC)", "request", "ms", "status", "trace"], rows))
 
+    coverage = r.slowest_traced
+    out.append(f"<p><b>{_e(coverage.line())}</b></p>")
+    missing = [n for n in coverage.names if n.traced < n.slowest]
+    if missing:
+        out.append(
+            _table(
+                ["request", "slowest traced"],
+                [
+                    f"<tr><td>{_e(n.method)} {_e(n.name)}</td>"
+                    f"<td>{n.traced} of {n.slowest}</td></tr>"
+                    for n in missing
+                ],
+            )
+        )
     out.append(
         waterfall_section(
             r.waterfalls.drawn_groups(),

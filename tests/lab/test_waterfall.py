@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -192,3 +193,37 @@ def test_report_draws_the_slowest_traces_per_route_and_the_n_plus_one_example(
     assert "<script" not in html
     assert "<link" not in html
     assert " src=" not in html
+
+
+def test_report_counts_the_slowest_requests_that_have_an_archived_trace(
+    runs_root: Path, lab_cli: Callable[..., CliResult]
+) -> None:
+    # /inventory/: 12 requests, the 10 slowest all traced and archived.
+    # /dashboard/: 12 requests; of its 10 slowest, 4 carry no trace id (head sampling said
+    # no) and 2 carry an id whose spans never reached the archive.
+    traces = [n_plus_one_trace(f"cov-{i}", START_NS + i * 10**9, repeats=3) for i in range(12)]
+    run_dir = _run(runs_root, "20260101-000000-load-0004", traces)
+    inventory_ids: list[str | None] = [t[0]["trace_id"] for t in traces]
+    dashboard_ids: list[str | None] = [None] * 4 + [f"{i:032x}" for i in range(2)]
+    dashboard_ids += [t[0]["trace_id"] for t in traces[:6]]
+    rows = request_rows(
+        "/inventory/", [100.0 + i for i in range(12)], start_us=START_NS // 1000,
+        trace_ids=inventory_ids,
+    )  # fmt: skip
+    # Dashboard latencies descending: the first 10 are its slowest.
+    rows += request_rows(
+        "/dashboard/", [500.0 - i for i in range(12)], start_us=START_NS // 1000,
+        trace_ids=dashboard_ids,
+    )  # fmt: skip
+    write_request_part(run_dir, rows)
+    result = lab_cli("report", run_dir.name)
+    assert result.code in (0, 1), result.err
+    digest = json.loads((run_dir / "report.json").read_text())
+    by_name = {n["name"]: n for n in digest["slowest_traced"]["names"]}
+    assert by_name["/inventory/"]["traced"] == 10
+    assert by_name["/dashboard/"]["traced"] == 4  # ranks 7-10 of its 10 slowest
+    assert digest["slowest_traced"] == {**digest["slowest_traced"], "traced": 14, "of": 20}
+    html = (run_dir / "report.html").read_text()
+    assert "slowest requests traced: 14 of 20 (the top 10 of each of 2 request names)" in html
+    assert "<td>GET /dashboard/</td><td>4 of 10</td>" in html
+    assert "<td>GET /inventory/</td>" not in html.split("slowest requests traced")[1][:2000]

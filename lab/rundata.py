@@ -73,9 +73,11 @@ def _good_parts(paths: list[Path], required: Sequence[str], skipped: list[str]) 
     return good
 
 
+_SQL_TYPES = {"int64": "BIGINT", "int32": "INTEGER", "string": "VARCHAR"}
+
+
 def _empty_table_sql(table: str, schema: object) -> str:
-    type_names = {"int64": "BIGINT", "int32": "INTEGER", "string": "VARCHAR"}
-    cols = ", ".join(f"{f.name} {type_names[str(f.type)]}" for f in schema)  # type: ignore[attr-defined]
+    cols = ", ".join(f"{f.name} {_SQL_TYPES[str(f.type)]}" for f in schema)  # type: ignore[attr-defined]
     return f"CREATE TABLE {table} ({cols})"
 
 
@@ -86,9 +88,13 @@ def _load_table(
     schema: object,
     skipped: list[str],
 ) -> list[Path]:
-    """Create `table` from `parts` with the contract's columns; returns the parts loaded."""
-    con.execute(_empty_table_sql(table, schema))
-    cols = [f.name for f in schema]  # type: ignore[attr-defined]
+    """Make `table` a view of `parts` with the contract's columns; returns the parts used.
+
+    A view, not a copy: the report's queries read the Parquet parts in place, so memory
+    does not grow with the run. Every page is decoded once first (a checksum of every
+    column), so a part with broken pages is found and skipped here, not mid-report.
+    """
+    fields = list(schema)  # type: ignore[call-overload]
     remaining = list(parts)
     while remaining:
         # union_by_name: parts written by different versions may order or add columns.
@@ -96,8 +102,15 @@ def _load_table(
         try:
             described = con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()  # noqa: S608
             present = {row[0] for row in described}
-            select = ", ".join(c if c in present else f"NULL AS {c}" for c in cols)
-            con.execute(f"INSERT INTO {table} SELECT {select} FROM {source}")  # noqa: S608
+            select = ", ".join(
+                f.name
+                if f.name in present
+                else f"CAST(NULL AS {_SQL_TYPES[str(f.type)]}) AS {f.name}"
+                for f in fields
+            )
+            decode_all = ", ".join(f"bit_xor(hash({f.name}))" for f in fields if f.name in present)
+            con.execute(f"SELECT {decode_all} FROM {source}").fetchall()  # noqa: S608
+            con.execute(f"CREATE VIEW {table} AS SELECT {select} FROM {source}")  # noqa: S608
             return remaining
         except duckdb.Error:
             # A footer that parses can still hide broken pages: find the culprits one by one.
@@ -107,7 +120,7 @@ def _load_table(
             for path in bad:
                 skipped.append(f"{path}: corrupted data pages")
             remaining = [p for p in remaining if p not in bad]
-            con.execute(f"DELETE FROM {table}")  # noqa: S608
+    con.execute(_empty_table_sql(table, schema))
     return remaining
 
 

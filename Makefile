@@ -141,7 +141,7 @@ soak-verdict: venv ## Memory slopes, latency/error/PgBouncer drift of RUN=<id> (
 	$(VENV_PY) -m lab soak-verdict $(RUN) $(_lab_prom)
 
 .PHONY: bench-report
-bench-report: ## lab report on 1M generated requests + 1M spans: seconds and peak RSS
+bench-report: ## lab report on generated runs of 1M and 10M requests + spans: seconds and peak RSS (BENCH_ARGS='--sizes 1000000')
 	$(VENV_PY) bench/bench_report.py $(BENCH_ARGS)
 
 ##@ Dev

@@ -90,6 +90,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_target_options(soak)
 
+    trace = sub.add_parser("trace", help="draw one archived trace as a waterfall")
+    trace.add_argument("trace_id", help="32 hex digits, as in the report or lab compare")
+    trace.add_argument("--run", help="run id or folder (default: search every run, newest first)")
+
     sub.add_parser("runs", help="list runs")
     return parser
 
@@ -101,6 +105,10 @@ def dispatch(args: argparse.Namespace) -> int:
 
         print(table(root))
         return 0
+    if args.command == "trace":
+        from lab.trace_command import run_trace
+
+        return run_trace(root, args.trace_id, resolve_run(root, args.run) if args.run else None)
     if args.command == "report":
         from lab.report import run_report
 

@@ -7,6 +7,8 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from lab.svg import line_chart, stacked_bar
+from lab.waterfall_html import WATERFALL_CSS, anchor
+from lab.waterfall_html import section as waterfall_section
 
 if TYPE_CHECKING:
     from lab.report import Report
@@ -20,6 +22,7 @@ th{background:#f3f3f3}td.n{text-align:right;font-variant-numeric:tabular-nums}
 code{font-size:12px}.note{color:#666;font-style:italic}
 .banner{padding:.6em;border:2px solid #b60;background:#fff5e0}
 """
+CSS += WATERFALL_CSS
 
 
 def _e(value: object) -> str:
@@ -40,6 +43,12 @@ def _trace_cell(r: Report, trace_id: str | None) -> str:
         return "<td>-</td>"
     link = r.jaeger_link(trace_id)
     inner = f"<code>{_e(trace_id)}</code>"
+    if r.waterfalls.has(trace_id):
+        # One click to the waterfall drawn in this page; Jaeger beside it when configured.
+        inner = f'<a href="#{anchor(trace_id)}">{inner}</a>'
+        return (
+            f'<td>{inner} (<a href="{_e(link)}">Jaeger</a>)</td>' if link else f"<td>{inner}</td>"
+        )
     return f'<td><a href="{_e(link)}">{inner}</a></td>' if link else f"<td>{inner}</td>"
 
 
@@ -240,6 +249,29 @@ def render_html(r: Report) -> str:
         for s in r.slowest
     ]
     out.append(_table(["start (UTC)", "request", "ms", "status", "trace"], rows))
+
+    coverage = r.slowest_traced
+    out.append(f"<p><b>{_e(coverage.line())}</b></p>")
+    missing = [n for n in coverage.names if n.traced < n.slowest]
+    if missing:
+        out.append(
+            _table(
+                ["request", "slowest traced"],
+                [
+                    f"<tr><td>{_e(n.method)} {_e(n.name)}</td>"
+                    f"<td>{n.traced} of {n.slowest}</td></tr>"
+                    for n in missing
+                ],
+            )
+        )
+    out.append(
+        waterfall_section(
+            r.waterfalls.drawn_groups(),
+            "Each traced request from its Locust task to every SQL and Redis span, from the "
+            "span archive; start ms is the offset from the trace's first span. The same "
+            "waterfall in a terminal: lab trace TRACE_ID.",
+        )
+    )
 
     out.append("<h2>Infrastructure (Prometheus)</h2>")
     if r.prometheus:

@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab import request_stats, span_stats
+from lab import report_waterfalls, request_stats, span_stats, trace_coverage
 from lab.errors import EXIT_BREACH, EXIT_OK, EXIT_UNTRUSTWORTHY
 from lab.health import Health, assess
 from lab.prometheus import Prometheus
@@ -45,6 +45,12 @@ class Report:
     prometheus_note: str = ""
     jaeger_url: str | None = None
     soak: Any = None  # lab.soak.SoakVerdict for soak runs when Prometheus is given
+    waterfalls: report_waterfalls.ReportWaterfalls = field(
+        default_factory=report_waterfalls.ReportWaterfalls
+    )
+    slowest_traced: trace_coverage.TraceCoverage = field(
+        default_factory=lambda: trace_coverage.TraceCoverage([])
+    )
 
     @property
     def duration_s(self) -> float:
@@ -136,6 +142,12 @@ def build(
         n_plus_one=span_stats.n_plus_one(con, targets),
         jaeger_url=jaeger_url,
     )
+    report.waterfalls = report_waterfalls.collect(
+        con,
+        n_plus_one=[(f.route, f.statement, f.example_trace_id) for f in report.n_plus_one],
+        slowest=[(f"{s.method} {s.name}".strip(), s.trace_id) for s in report.slowest],
+    )
+    report.slowest_traced = trace_coverage.coverage(con)
     con.close()
     if prometheus_url:
         prom = Prometheus(prometheus_url)
@@ -186,6 +198,11 @@ def summary_json(report: Report) -> dict[str, Any]:
         ],
         "statements": [asdict(st) for st in report.statements],
         "n_plus_one": [asdict(f) for f in report.n_plus_one],
+        "slowest_traced": {
+            "traced": report.slowest_traced.traced,
+            "of": report.slowest_traced.slowest,
+            "names": [asdict(n) for n in report.slowest_traced.names],
+        },
     }
 
 

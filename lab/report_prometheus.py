@@ -21,8 +21,10 @@ def figures(prom: Prometheus, run_id: str, start: float, end: float) -> list[Pro
     window = f"{max(1, int(end - start))}s"
     wanted = [
         (
-            "PgBouncer max client wait",
-            f"max(max_over_time(pgbouncer_pools_client_maxwait_seconds[{window}]))",
+            # Microsecond counters, identical on both image sets (see lab.soak).
+            "PgBouncer mean client wait per transaction",
+            f"sum(increase(pgbouncer_stats_client_wait_seconds_total[{window}])) "
+            f"/ sum(increase(pgbouncer_stats_sql_transactions_pooled_total[{window}]))",
             "s",
         ),
         (

@@ -32,7 +32,14 @@ MEMORY_QUERIES = (
     'process_resident_memory_bytes{job!="prometheus"}',
     "redis_memory_used_bytes",
 )
-PGBOUNCER_WAIT_QUERY = "max(pgbouncer_pools_client_maxwait_seconds)"
+# Mean client wait per pooled transaction, from PgBouncer's microsecond counters (SHOW STATS
+# total_wait_time / total_xact_count). Not pgbouncer_pools_client_maxwait_seconds: the default
+# image's exporter (pgbouncer_exporter v0.10.2, collector.go) publishes maxwait in whole
+# seconds only, so a drift below one second would read 0 there and not offline.
+PGBOUNCER_WAIT_QUERY = (
+    "sum(rate(pgbouncer_stats_client_wait_seconds_total[5m]))"
+    " / sum(rate(pgbouncer_stats_sql_transactions_pooled_total[5m]))"
+)
 _SIZE = re.compile(r"^\s*([\d.]+)\s*([KMGT]?)(i?)B?\s*$", re.IGNORECASE)
 
 

@@ -24,6 +24,8 @@ DEBIAN_PACKAGES=(
   prometheus-pgbouncer-exporter
   prometheus-redis-exporter
   python3.11-venv
+  # Headless browser for the report tests (tests/lab/test_traces_real_run.py).
+  chromium
 )
 [[ "${LAB_BOOTSTRAP_SERVICES:-1}" == 0 ]] && DEBIAN_PACKAGES=(python3.11-venv)
 

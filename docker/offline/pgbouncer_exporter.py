@@ -21,18 +21,22 @@ import signal
 import sys
 import threading
 from collections.abc import Iterator
+from socketserver import ThreadingMixIn
 from typing import Any
+from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 import psycopg2
-from prometheus_client import start_http_server
+from prometheus_client import make_wsgi_app
 from prometheus_client.core import REGISTRY, CounterMetricFamily, GaugeMetricFamily
 
 LOG = logging.getLogger("pgbouncer_exporter")
 NAMESPACE = "pgbouncer"
 DEFAULT_CONNECTION = "postgres://postgres:@localhost:6543/pgbouncer?sslmode=disable"
 
-# SHOW POOLS column -> (metric, help); labels database, user. maxwait is in seconds plus
-# maxwait_us, as the upstream exporter adds them.
+# SHOW POOLS column -> (metric, help); labels database, user. maxwait is whole seconds only,
+# as upstream publishes it (pgbouncer_exporter v0.10.2 collector.go maps `maxwait` and never
+# reads `maxwait_us`), so the series means the same on both image sets; the lab reads client
+# wait from the microsecond counter pgbouncer_stats_client_wait_seconds_total instead.
 POOL_GAUGES = {
     "cl_active": ("client_active_connections", "Client connections linked to a server connection"),
     "cl_waiting": ("client_waiting_connections", "Client connections waiting for a server"),
@@ -125,12 +129,11 @@ class PgBouncerCollector:
             yield family
         maxwait = GaugeMetricFamily(
             f"{NAMESPACE}_pools_client_maxwait_seconds",
-            "Age of the oldest waiting client, in seconds",
+            "Age of the oldest waiting client, in whole seconds",
             labels=["database", "user"],
         )
         for row in pools:
-            seconds = _number(row.get("maxwait")) + _number(row.get("maxwait_us")) / 1e6
-            maxwait.add_metric([row["database"], row["user"]], seconds)
+            maxwait.add_metric([row["database"], row["user"]], _number(row.get("maxwait")))
         yield maxwait
 
         stats = self._rows("SHOW STATS")
@@ -162,6 +165,40 @@ class PgBouncerCollector:
                 )
 
 
+LANDING_PAGE = (
+    "<html><head><title>PgBouncer Exporter</title></head><body><h1>PgBouncer Exporter</h1>"
+    "<p><a href='{path}'>Metrics</a></p></body></html>"
+)
+
+
+def exporter_app(metrics_path: str) -> Any:
+    """Metrics on `metrics_path` only, a static landing page on `/` (as upstream serves),
+    which health checks probe without querying PgBouncer."""
+    metrics = make_wsgi_app(REGISTRY)
+    landing = LANDING_PAGE.format(path=metrics_path).encode()
+
+    def app(environ: dict[str, Any], start_response: Any) -> Any:
+        path = environ.get("PATH_INFO") or "/"
+        if path == metrics_path:
+            return metrics(environ, start_response)
+        if path == "/":
+            start_response("200 OK", [("Content-Type", "text/html; charset=utf-8")])
+            return [landing]
+        start_response("404 Not Found", [("Content-Type", "text/plain")])
+        return [b"not found\n"]
+
+    return app
+
+
+class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
+    daemon_threads = True
+
+
+class _QuietHandler(WSGIRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        pass
+
+
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="pgbouncer_exporter", description=__doc__)
     parser.add_argument(
@@ -189,16 +226,22 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    if args.path != "/metrics":
-        LOG.warning("--web.telemetry-path=%s ignored: metrics are served on every path", args.path)
     REGISTRY.register(PgBouncerCollector(args.dsn))
     # An empty host (":9127", upstream's default) means every interface of the container.
-    start_http_server(int(port), addr=host.strip("[]") or "0.0.0.0")  # noqa: S104
+    server = make_server(
+        host.strip("[]") or "0.0.0.0",  # noqa: S104
+        int(port),
+        exporter_app(args.path),
+        server_class=_ThreadingWSGIServer,
+        handler_class=_QuietHandler,
+    )
+    threading.Thread(target=server.serve_forever, daemon=True).start()
     LOG.info("listening on %s", args.listen)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     stop.wait()
+    server.shutdown()
     return 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -139,3 +140,21 @@ def test_unreachable_pgbouncer_is_up_zero(free_port: int) -> None:
     collector = PgBouncerCollector(f"postgres://u:p@127.0.0.1:{free_port}/pgbouncer")
     families = list(collector.collect())
     assert [(f.name, [s.value for s in f.samples]) for f in families] == [("pgbouncer_up", [0.0])]
+
+
+def _grouped_value(samples: dict[str, list[tuple[dict[str, str], float]]], name: str) -> float:
+    return sum(value for _labels, value in samples.get(name, []))
+
+
+def test_landing_page_answers_health_checks_without_scraping(exporter: str) -> None:
+    """The Compose health check probes `/`: a page, not a scrape of PgBouncer's console."""
+    _scrape(exporter)  # wait until it listens
+    root = exporter.removesuffix("/metrics") + "/"
+    with urllib.request.urlopen(root, timeout=5) as response:  # noqa: S310 - loopback
+        page = response.read().decode()
+    assert response.status == 200
+    assert "/metrics" in page
+    assert "pgbouncer_up" not in page
+    with pytest.raises(urllib.error.HTTPError) as missing:
+        urllib.request.urlopen(exporter.removesuffix("/metrics") + "/other", timeout=5)  # noqa: S310
+    assert missing.value.code == 404

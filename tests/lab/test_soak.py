@@ -17,19 +17,42 @@ STEP_S = 15
 
 
 def _openmetrics(start: int, series: dict[str, Callable[[float], float]]) -> str:
-    """Gauges sampled every 15 s for HOURS hours; `series` maps 'name{labels}' to f(hours)."""
+    """Series sampled every 15 s for HOURS hours; `series` maps 'name{labels}' to f(hours).
+
+    A name ending in `_total` is a counter (exact values); any other a gauge with noise.
+    """
     rng = random.Random(5)
-    families: dict[str, list[str]] = {}
+    families: dict[str, tuple[str, list[str]]] = {}
     for selector, value_at in series.items():
-        family = selector.split("{")[0]
-        lines = families.setdefault(family, [])
+        name = selector.split("{")[0]
+        counter = name.endswith("_total")
+        family = name.removesuffix("_total") if counter else name
+        _, lines = families.setdefault(family, ("counter" if counter else "gauge", []))
         for t in range(start, start + HOURS * 3600, STEP_S):
-            value = value_at((t - start) / 3600) + rng.gauss(0, 0.002) * value_at(0)
+            value = value_at((t - start) / 3600)
+            if not counter:
+                value += rng.gauss(0, 0.002) * value_at(0)
             lines.append(f"{selector} {value!r} {t}")
     text = []
-    for family, lines in families.items():
-        text += [f"# TYPE {family} gauge", *lines]
+    for family, (kind, lines) in families.items():
+        text += [f"# TYPE {family} {kind}", *lines]
     return "\n".join([*text, "# EOF", ""])
+
+
+TRANSACTIONS_PER_S = 100
+
+
+def _pgbouncer_counters(wait_growth_s_per_h: float) -> dict[str, Callable[[float], float]]:
+    """PgBouncer's SHOW STATS counters as the exporter publishes them: 100 transactions/s,
+    each waiting 2 ms at the start plus `wait_growth_s_per_h` more per hour."""
+    rate = TRANSACTIONS_PER_S * 3600  # transactions per hour
+    return {
+        'pgbouncer_stats_sql_transactions_pooled_total{database="jewelry"}': lambda h: rate * h,
+        # Integral of rate * (0.002 + growth * h) over [0, h].
+        'pgbouncer_stats_client_wait_seconds_total{database="jewelry"}': lambda h: (
+            rate * (0.002 * h + wait_growth_s_per_h * h * h / 2)
+        ),
+    }
 
 
 def _soak_run(root: Path, run_id: str, start: int, latency_growth: float) -> Path:
@@ -47,12 +70,17 @@ def _soak_run(root: Path, run_id: str, start: int, latency_growth: float) -> Pat
     return run_dir
 
 
-def _start(prom: Callable[[str], BackfilledPrometheus], start: int, leaking: bool) -> str:
+def _start(
+    prom: Callable[[str], BackfilledPrometheus],
+    start: int,
+    leaking: bool,
+    pool_wait_growth_s_per_h: float = 0.0,
+) -> str:
     series: dict[str, Callable[[float], float]] = {
         'jewelry_worker_resident_memory_bytes{pid="102"}': lambda h: 180 * MIB,
         # Prometheus's own head grows during any run: never reported as a leak.
         'process_resident_memory_bytes{job="prometheus"}': lambda h: 100 * MIB + 50 * MIB * h,
-        'pgbouncer_pools_client_maxwait_seconds{database="jewelry"}': lambda h: 0.002,
+        **_pgbouncer_counters(pool_wait_growth_s_per_h),
     }
     if leaking:
         series['jewelry_worker_resident_memory_bytes{pid="101"}'] = lambda h: (
@@ -104,3 +132,22 @@ def test_flat_process_passes(
     report = lab_cli("report", run_dir.name, "--prometheus", url)
     assert "Soak verdict" in (run_dir / "report.html").read_text()
     assert report.code == 0, report.out + report.err
+
+
+def test_pool_wait_drift_from_the_microsecond_counters_fails(
+    runs_root: Path,
+    lab_cli: Callable[..., CliResult],
+    backfilled_prometheus: Callable[[str], BackfilledPrometheus],
+) -> None:
+    # Mean wait per transaction grows 40 ms an hour: ~14 ms in the first fifth, ~110 ms in
+    # the last, beyond the 50 ms limit. (A whole-second maxwait gauge would read 0 all along.)
+    start = _window_start()
+    url = _start(backfilled_prometheus, start, leaking=False, pool_wait_growth_s_per_h=0.04)
+    run_dir = _soak_run(runs_root, "20260101-000000-soak-9a17", start, latency_growth=0.0)
+    result = lab_cli("soak-verdict", run_dir.name, "--prometheus", url)
+    assert result.code == 1, result.out + result.err
+    (line,) = [row for row in result.out.splitlines() if row.startswith("  PgBouncer client wait")]
+    assert line.endswith("DEGRADED"), line
+    first_ms, last_ms = (float(x) for x in line.split(": ")[-1].split(" ms")[0].split(" -> "))
+    assert 8 < first_ms < 20, line
+    assert 95 < last_ms < 125, line

@@ -89,6 +89,20 @@ def test_datasources_have_fixed_uids_and_exemplars_link_to_jaeger() -> None:
     assert by_uid["jaeger"]["url"] == "http://jaeger:16686"
     (exemplar,) = by_uid["prometheus"]["jsonData"]["exemplarTraceIdDestinations"]
     assert exemplar == {"name": "trace_id", "datasourceUid": "jaeger"}
+    # Evicted traces open from the archive's Jaeger query API (the trace-query service).
+    archive = by_uid["trace-archive"]
+    assert archive["type"] == "jaeger"
+    assert archive["name"] == "Trace archive"
+    assert archive["url"] == "http://trace-query:16687"
+
+
+def test_trace_query_service_serves_the_archive_datasource() -> None:
+    compose = yaml.safe_load((REPO_ROOT / "docker-compose.perf.yml").read_text())
+    service = compose["services"]["trace-query"]
+    assert "grafana" in service["profiles"]  # it starts whenever Grafana does
+    assert service["environment"]["LAB_TRACE_QUERY_PORT"] == "16687"
+    assert service["command"] == ["python", "-m", "observability.trace_archive.query"]
+    assert any(v.endswith(":/srv/lab/runs:ro") for v in service["volumes"])
 
 
 def test_dashboard_provider_reads_the_mounted_folder() -> None:

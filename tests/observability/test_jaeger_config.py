@@ -113,6 +113,14 @@ def test_spanmetrics_connector_joins_traces_to_prometheus(config: dict[str, Any]
     assert {"100ms", "500ms", "2s"} <= set(buckets), "bucket bounds at the lab's targets"
 
 
+def test_span_metric_exemplars_reach_prometheus(config: dict[str, Any]) -> None:
+    # The connector attaches exemplars, but the prometheus exporter writes them only in the
+    # OpenMetrics format (opentelemetry-collector-contrib v0.129.0,
+    # exporter/prometheusexporter/README.md, `enable_open_metrics`, default false).
+    assert config["connectors"]["spanmetrics"]["exemplars"]["enabled"] is True
+    assert config["exporters"]["prometheus"]["enable_open_metrics"] is True
+
+
 def test_traces_go_to_memory_store_and_to_the_trace_archive(config: dict[str, Any]) -> None:
     exporters = config["service"]["pipelines"]["traces"]["exporters"]
     assert "jaeger_storage_exporter" in exporters

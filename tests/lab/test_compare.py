@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.bootstrap import compare_quantile, quantile_linear
+from lab.resample import compare_quantile, quantile_linear
 from lab.synthetic import request_rows, write_meta, write_request_part
 from tests.lab.conftest import T0_US, CliResult
 

@@ -142,19 +142,55 @@ class Databases:
         self.created: list[str] = []
 
     def copy(self, name: str, template: str) -> str:
+        """`name` as a copy of `template`: a file-level copy when nobody else uses the
+        template (our own templates), else pg_dump piped into psql (the seeded database,
+        which PgBouncer's idle pooled sessions or a running app may hold open)."""
         import psycopg2
 
-        try:
-            with self.connection.cursor() as cursor:
-                cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        with self.connection.cursor() as cursor:
+            cursor.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            try:
                 cursor.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-        except psycopg2.Error as exc:
-            raise LabError(
-                f"cannot copy database {template} to {name}: {str(exc).strip().splitlines()[0]}"
-                " (a copy needs no other session on its template: stop the app using it)"
-            ) from exc
+                self.created.append(name)
+                return name
+            except psycopg2.errors.ObjectInUse:
+                cursor.execute(f'CREATE DATABASE "{name}"')
         self.created.append(name)
+        self._dump_restore(template, name)
         return name
+
+    def _dump_restore(self, source: str, target: str) -> None:
+        bindir = os.environ.get("PG_BINDIR", "")
+        programs = [
+            shutil.which(p, path=bindir or None) or shutil.which(p) for p in ("pg_dump", "psql")
+        ]
+        if not all(programs):
+            raise LabError(
+                f"database {source} is in use and pg_dump/psql are not installed to copy it "
+                "(install postgresql-client, or stop the sessions using it)"
+            )
+        env = {**os.environ, "PGPASSWORD": self.params["password"]}
+        where = [
+            "-h",
+            self.params["host"],
+            "-p",
+            str(self.params["port"]),
+            "-U",
+            self.params["user"],
+        ]
+        dump = subprocess.Popen(  # noqa: S603 - our own argv, no shell
+            [programs[0], *where, "--no-owner", "--no-acl", "--no-comments", "-d", source],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env,
+        )  # fmt: skip
+        restore = subprocess.run(  # noqa: S603 - our own argv, no shell
+            [programs[1], *where, "-q", "-v", "ON_ERROR_STOP=1", "-d", target],
+            stdin=dump.stdout, capture_output=True, env=env, timeout=3600, check=False,
+        )  # fmt: skip
+        if dump.stdout:
+            dump.stdout.close()
+        if dump.wait(timeout=60) != 0 or restore.returncode != 0:
+            errors = (dump.stderr.read() if dump.stderr else b"") + restore.stderr
+            raise LabError(f"copying database {source} to {target} failed: {errors.decode()[:300]}")
 
     def drop(self, name: str) -> None:
         with self.connection.cursor() as cursor:
@@ -302,17 +338,21 @@ def run_ab(opts: AbOptions) -> int:
     made: dict[str, list[Path]] = {"A": [], "B": []}
     timings: list[float] = []
     try:
-        templates = {}
+        templates: dict[str, str] = {}
         for side in SIDES:
-            name = f"{databases.template}_ab_{commits[side][:8]}_{side.lower()}"[:63]
-            templates[side] = databases.copy(name, databases.template)
-            migrate(sources[side], templates[side], opts.env[side], logs / "migrate.log")
+            name = f"{databases.template}_ab_{commits[side][:12]}"[:63]
+            if name not in templates.values():  # one template per commit, migrated by it
+                databases.copy(name, databases.template)
+                migrate(sources[side], name, opts.env[side], logs / "migrate.log")
+            templates[side] = name
         prepared = time.monotonic() - started
         print(f"prepared both revisions in {prepared:.0f} s; {2 * opts.repeats} runs follow")
         for repeat in range(1, opts.repeats + 1):
             for side in SIDES:
                 run_started = time.monotonic()
-                database = databases.copy(f"{templates[side]}_{repeat}"[:63], templates[side])
+                database = databases.copy(
+                    f"{templates[side][:56]}_{side}{repeat}".lower(), templates[side]
+                )
                 clear_app_cache()
                 log = logs / f"gunicorn-{side}{repeat}.log"
                 with served(sources[side], database, opts.env[side], log) as url:

@@ -16,6 +16,7 @@ method: the chance of any false "slower" in one comparison of unchanged code sta
 
 from __future__ import annotations
 
+import functools
 import math
 import statistics
 from collections.abc import Sequence
@@ -97,6 +98,7 @@ def t_two_sided_p(t: float, df: float) -> float:
     return regularized_beta(df / 2.0, 0.5, df / (df + t * t))
 
 
+@functools.lru_cache(maxsize=256)
 def t_quantile(p: float, df: float) -> float:
     """The p-quantile (p > 0.5) of Student's t, by bisection on the two-sided tail."""
     target = 2.0 * (1.0 - p)

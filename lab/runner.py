@@ -365,7 +365,7 @@ def run_profile(opts: RunOptions) -> int:
             f"Locust exited with {exit_code}; its log: {run_dir / 'locust' / 'locust.log'}",
             file=sys.stderr,
         )
-    if meta["status"] != "failed":
+    if meta["status"] != "failed" and opts.trace_sample_ratio != 0:  # no spans at ratio 0
         print(f"waiting {SPAN_SETTLE_S:.0f} s for the last spans to reach the trace archive...")
         time.sleep(SPAN_SETTLE_S)
     from lab.report import run_report  # the report needs DuckDB; import it when the load is over

@@ -121,9 +121,24 @@ report: ## report.html + summary.md of a run (RUN=<id>, PROMETHEUS=url, JAEGER_U
 	$(VENV_PY) -m lab report $(RUN) $(_lab_prom) $(if $(JAEGER_URL),--jaeger-url $(JAEGER_URL))
 
 .PHONY: compare
-compare: ## Compare runs A=<id> B=<id> with bootstrap CIs (FAIL_ON=10% gates on regressions)
+compare: ## Compare runs A=<id>[,<id>...] B=<id>[,<id>...] across runs (FAIL_ON=10% gates)
 	@test -n "$(A)" -a -n "$(B)" || { echo "make compare: set A=<run id> B=<run id>" >&2; exit 2; }
-	$(VENV_PY) -m lab compare $(A) $(B) $(if $(FAIL_ON),--fail-on-regression $(FAIL_ON))
+	$(VENV_PY) -m lab compare '$(A)' '$(B)' $(if $(FAIL_ON),--fail-on-regression $(FAIL_ON))
+
+.PHONY: calibrate
+calibrate: ## A/A noise floor from RUNS='<id1>,<id2>,<id3>' (or a quoted glob): runs/noise-floor.json
+	@test -n "$(RUNS)" || { echo "make calibrate: set RUNS=<id1>,<id2>,<id3> (3+ runs of one profile)" >&2; exit 2; }
+	$(VENV_PY) -m lab calibrate '$(RUNS)'
+
+BASE ?= main
+CANDIDATE ?= HEAD
+REPEATS ?= 3
+AB_RUN_ARGS ?= --profile load --users 20 --duration 1m
+
+.PHONY: ab
+ab: ## Is CANDIDATE (HEAD) slower than BASE (main)? REPEATS interleaved local runs each (FAIL_ON=10%)
+	$(VENV_PY) -m lab ab $(BASE) $(CANDIDATE) --repeats $(REPEATS) \
+	  $(if $(FAIL_ON),--fail-on-regression $(FAIL_ON)) -- $(AB_RUN_ARGS) --scale $(SCALE)
 
 .PHONY: runs
 runs: ## List runs: profile, duration, requests, p95, verdict

@@ -356,7 +356,7 @@ def run_ab(opts: AbOptions) -> int:
                 clear_app_cache()
                 log = logs / f"gunicorn-{side}{repeat}.log"
                 with served(sources[side], database, opts.env[side], log) as url:
-                    what = f"{side}{repeat} ({refs[side]} {commits[side][:8]})"
+                    what = f"{side}{repeat} of {opts.repeats} ({refs[side]} {commits[side][:8]})"
                     (run_dir,) = repeat_runs(
                         opts.runs_root, 1,
                         lambda url=url: run_profile(replace(base_options, target=url)),

@@ -25,7 +25,7 @@ def repeat_runs(
     """Call `run_once` `repeats` times; each must leave exactly one new run folder."""
     made: list[Path] = []
     for i in range(repeats):
-        print(f"--- {what} {i + 1}/{repeats}", flush=True)
+        print(f"--- {what} {i + 1}/{repeats}" if repeats > 1 else f"--- {what}", flush=True)
         before = set(list_run_dirs(root))
         code = run_once()
         new = sorted(set(list_run_dirs(root)) - before)

@@ -1,8 +1,9 @@
 """A/A false-alarm rate of `lab compare` on real runs of unchanged code, by resampling.
 
-    .venv/bin/python bench/aa_false_alarms.py RUNS_DIR 'GLOB' [--runs-per-side 3]
+    .venv/bin/python bench/aa_false_alarms.py RUNS_DIR 'ID1,ID2,...' [--runs-per-side 3]
 
-GLOB names runs of the same code and profile (e.g. the A/A runs `bench/bench_ab.sh` made).
+The runs (ids joined by commas, or a quoted glob) are runs of the same code and profile
+(e.g. the A/A runs `bench/bench_ab.sh` made).
 Each resampled comparison splits them at random into two disjoint sides and counts as a
 false alarm when any request name is called significantly slower or faster. Reported:
   - sides of `--runs-per-side` runs, judged on the runs alone (no floor);
@@ -15,14 +16,13 @@ with more uncertainty than a binomial count of that size suggests.
 from __future__ import annotations
 
 import argparse
-import fnmatch
 import random
 from pathlib import Path
 
 from lab.compare import Side, compare_sides, load_sample
 from lab.noise_floor import NoiseFloor, conditions_of, measure
 from lab.resample import compare_quantile
-from lab.runs_dir import list_run_dirs
+from lab.run_groups import resolve_group
 
 
 def _any_verdict(rows: list) -> bool:
@@ -32,12 +32,12 @@ def _any_verdict(rows: list) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("runs_dir", type=Path)
-    parser.add_argument("glob")
+    parser.add_argument("runs", help="run ids joined by commas, or a quoted glob")
     parser.add_argument("--runs-per-side", type=int, default=3)
     parser.add_argument("--comparisons", type=int, default=200)
     parser.add_argument("--seed", type=int, default=18)
     args = parser.parse_args()
-    dirs = [d for d in list_run_dirs(args.runs_dir) if fnmatch.fnmatchcase(d.name, args.glob)]
+    dirs = resolve_group(args.runs_dir, args.runs)
     samples = [load_sample(d) for d in dirs]
     k = args.runs_per_side
     if len(samples) < 2 * k:

@@ -126,6 +126,9 @@ def build_parser() -> argparse.ArgumentParser:
     ab.add_argument("base_ref", help="git revision of the baseline (A), e.g. main")
     ab.add_argument("candidate_ref", help="git revision of the candidate (B), e.g. HEAD")
     ab.add_argument("--repeats", type=int, default=3, help="runs per side, interleaved (3)")
+    ab.add_argument(
+        "--warmup", type=int, default=1, help="runs of A first, left out of the comparison (1)"
+    )
     ab.add_argument("--fail-on-regression", metavar="PCT", help="exit 1 on a slowdown beyond PCT")
     ab.add_argument("--markdown", action="store_true", help="Markdown tables for CI")
     for side in ("base", "candidate"):

@@ -47,6 +47,7 @@ class AbOptions:
     base_ref: str
     candidate_ref: str
     repeats: int
+    warmup: int
     run_args: argparse.Namespace | None
     env: dict[str, dict[str, str]]  # side -> extra environment of its app
     fail_on_regression: str | None
@@ -65,6 +66,7 @@ class AbOptions:
             base_ref=args.base_ref,
             candidate_ref=args.candidate_ref,
             repeats=args.repeats,
+            warmup=args.warmup,
             run_args=run_args,
             env={"A": _pairs(args.base_env), "B": _pairs(args.candidate_env)},
             fail_on_regression=args.fail_on_regression,
@@ -318,6 +320,8 @@ def run_options(opts: AbOptions) -> Any:
 def run_ab(opts: AbOptions) -> int:
     if opts.compose:
         raise LabError("lab ab --compose is not built yet: use --local (the default)")
+    if opts.warmup < 0:
+        raise LabError("--warmup must not be negative")
     if opts.repeats < 2:
         raise LabError("--repeats must be at least 2 (a verdict needs run-to-run spread)")
     threshold = opts.fail_on_regression
@@ -346,27 +350,33 @@ def run_ab(opts: AbOptions) -> int:
                 migrate(sources[side], name, opts.env[side], logs / "migrate.log")
             templates[side] = name
         prepared = time.monotonic() - started
-        print(f"prepared both revisions in {prepared:.0f} s; {2 * opts.repeats} runs follow")
-        for repeat in range(1, opts.repeats + 1):
-            for side in SIDES:
-                run_started = time.monotonic()
-                database = databases.copy(
-                    f"{templates[side][:56]}_{side}{repeat}".lower(), templates[side]
-                )
-                clear_app_cache()
-                log = logs / f"gunicorn-{side}{repeat}.log"
-                with served(sources[side], database, opts.env[side], log) as url:
-                    what = f"{side}{repeat} of {opts.repeats} ({refs[side]} {commits[side][:8]})"
-                    (run_dir,) = repeat_runs(
-                        opts.runs_root, 1,
-                        lambda url=url: run_profile(replace(base_options, target=url)),
-                        what=f"run {what}",
-                    )  # fmt: skip
-                databases.drop(database)
-                _annotate(run_dir, {
-                    "session": session, "side": side, "ref": refs[side],
-                    "commit": commits[side], "repeat": repeat, "env": opts.env[side],
-                })  # fmt: skip
+        # Warm-up runs of A come first and are left out of the comparison: the first run
+        # after the copies and migrations meets cold caches (measured: README).
+        schedule = [("A", -w) for w in range(opts.warmup, 0, -1)]
+        schedule += [(side, r) for r in range(1, opts.repeats + 1) for side in SIDES]
+        print(f"prepared both revisions in {prepared:.0f} s; {len(schedule)} runs follow")
+        for side, repeat in schedule:
+            run_started = time.monotonic()
+            tag = f"{side}{repeat}" if repeat > 0 else f"warmup{-repeat}"
+            database = databases.copy(f"{templates[side][:52]}_{tag}".lower(), templates[side])
+            clear_app_cache()
+            with served(
+                sources[side], database, opts.env[side], logs / f"gunicorn-{tag}.log"
+            ) as url:
+                what = (
+                    f"{side}{repeat} of {opts.repeats}" if repeat > 0 else f"warm-up {-repeat} (A)"
+                ) + f" ({refs[side]} {commits[side][:8]})"
+                (run_dir,) = repeat_runs(
+                    opts.runs_root, 1,
+                    lambda url=url: run_profile(replace(base_options, target=url)),
+                    what=f"run {what}",
+                )  # fmt: skip
+            databases.drop(database)
+            _annotate(run_dir, {
+                "session": session, "side": side, "ref": refs[side], "commit": commits[side],
+                "repeat": repeat, "warmup": repeat <= 0, "env": opts.env[side],
+            })  # fmt: skip
+            if repeat > 0:
                 made[side].append(run_dir)
                 timings.append(time.monotonic() - run_started)
     finally:

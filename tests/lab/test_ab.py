@@ -46,8 +46,8 @@ def test_ab_finds_the_n_plus_one_fault_where_it_is_and_nowhere_else(
 ) -> None:
     connection.close()  # our session would only slow the copy of the template down
     result = _lab_ab(
-        runs_dir, "HEAD", "HEAD", "--candidate-env", "LAB_FAULTS=n_plus_one", "--repeats", "3",
-        "--fail-on-regression", "20%", "--",
+        runs_dir, "HEAD", "HEAD", "--candidate-env", "LAB_FAULTS=n_plus_one",
+        "--repeats", "3", "--warmup", "0", "--fail-on-regression", "20%", "--",
         "--profile", "smoke", "--users", "6", "--spawn-rate", "6", "--duration", "15s",
         "--scenario", "APIUser", "--scale", "test",
         *[a for r in RELAXED for a in ("--set", r)],

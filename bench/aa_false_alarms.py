@@ -1,6 +1,6 @@
 """A/A false-alarm rate of `lab compare` on real runs of unchanged code, by resampling.
 
-    .venv/bin/python bench/aa_false_alarms.py RUNS_DIR 'ID1,ID2,...' [--runs-per-side 3]
+    PYTHONPATH=app:. .venv/bin/python bench/aa_false_alarms.py RUNS_DIR 'ID1,ID2,...'
 
 The runs (ids joined by commas, or a quoted glob) are runs of the same code and profile
 (e.g. the A/A runs `bench/bench_ab.sh` made).

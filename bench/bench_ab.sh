@@ -8,6 +8,7 @@
 # AB_REPEATS (3), RUN_ARGS (lab ab's default: --profile load --users 20 --duration 1m).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+export PYTHONPATH="$PWD/app:$PWD${PYTHONPATH:+:$PYTHONPATH}"
 PY=${PY:-.venv/bin/python}
 export LAB_RUNS_DIR=${LAB_RUNS_DIR:-$(mktemp -d)/runs}
 mkdir -p "$LAB_RUNS_DIR"
@@ -24,8 +25,11 @@ echo "runs in $LAB_RUNS_DIR"
 echo "=== A/A: HEAD against HEAD, $AA_REPEATS runs per side"
 "$PY" -m lab ab HEAD HEAD --repeats "$AA_REPEATS" --no-noise-floor -- "${RUN_ARGS[@]}" --scale "$SCALE" \
   | tee "$LAB_RUNS_DIR/aa.txt" || true
-echo "=== noise floor from the A/A runs"
-"$PY" -m lab calibrate '*' | tee "$LAB_RUNS_DIR/calibrate.txt"
+echo "=== noise floor from the A/A runs (not the warm-up)"
+AA_RUNS=$(sed -n 's/^compare again: lab compare \(.*\) \(.*\)$/\1,\2/p' "$LAB_RUNS_DIR/aa.txt")
+"$PY" -m lab calibrate "$AA_RUNS" | tee "$LAB_RUNS_DIR/calibrate.txt"
+echo "=== A/A false alarms, resampled from those runs"
+"$PY" bench/aa_false_alarms.py "$LAB_RUNS_DIR" "$AA_RUNS" | tee "$LAB_RUNS_DIR/false-alarms.txt"
 echo "=== A/B: HEAD against HEAD with LAB_FAULTS=n_plus_one, $AB_REPEATS runs per side"
 "$PY" -m lab ab HEAD HEAD --candidate-env LAB_FAULTS=n_plus_one --repeats "$AB_REPEATS" \
   --fail-on-regression 10% -- "${RUN_ARGS[@]}" --scale "$SCALE" | tee "$LAB_RUNS_DIR/ab.txt" || true

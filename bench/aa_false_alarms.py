@@ -29,6 +29,10 @@ def _any_verdict(rows: list) -> bool:
     return any(est.significant for row in rows for _, est in row.estimates())
 
 
+def _any_slower(rows: list) -> bool:
+    return any(est.significant and est.ratio > 1 for row in rows for _, est in row.estimates())
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("runs_dir", type=Path)
@@ -45,12 +49,15 @@ def main() -> None:
     rng = random.Random(args.seed)
     print(f"{len(samples)} A/A runs: {', '.join(s.run_id for s in samples)}")
 
-    alarms = 0
+    alarms = slower = 0
     for _ in range(args.comparisons):
         chosen = rng.sample(samples, 2 * k)
-        alarms += _any_verdict(compare_sides(Side(chosen[:k]), Side(chosen[k:])))
+        rows = compare_sides(Side(chosen[:k]), Side(chosen[k:]))
+        alarms += _any_verdict(rows)
+        slower += _any_slower(rows)
     print(f"{k} vs {k} runs, no floor: {alarms}/{args.comparisons} comparisons with any "
-          f"significant change ({alarms / args.comparisons:.1%})")  # fmt: skip
+          f"significant change ({alarms / args.comparisons:.1%}); with a significant "
+          f"slowdown (a failed gate): {slower}/{args.comparisons}")  # fmt: skip
 
     alarms = old_alarms = pairs = 0
     for i, a in enumerate(samples):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 import sys
 import time
@@ -11,8 +13,15 @@ from lab.machine_load import LoadSampler, condition_differences, summarize
 
 def test_sampler_counts_the_runs_own_process_tree() -> None:
     # A parent that only waits and a child that spins: the child's CPU is the run's own.
-    busy = "import subprocess, sys; subprocess.run([sys.executable, '-c', 'while 1: pass'])"
-    parent = subprocess.Popen([sys.executable, "-c", busy])
+    spawn_child = (
+        "import subprocess, sys; child = subprocess.Popen([sys.executable, '-c', 'while 1: pass']);"
+        " print(child.pid, flush=True); child.wait()"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", spawn_child], stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdout is not None
+    child_pid = int(parent.stdout.readline())
     try:
         sampler = LoadSampler([parent.pid], interval_s=0.2).start()
         deadline = time.monotonic() + 60
@@ -20,7 +29,7 @@ def test_sampler_counts_the_runs_own_process_tree() -> None:
             time.sleep(0.1)
         summary = sampler.stop()
     finally:
-        subprocess.run(["pkill", "-P", str(parent.pid)], check=False)  # the spinning child only
+        os.kill(child_pid, signal.SIGKILL)  # the spinning child we started; the parent then exits
         parent.wait(timeout=30)
     assert summary["samples"] >= 5
     assert summary["cpus"] >= 1

@@ -319,7 +319,7 @@ def run_options(opts: AbOptions) -> Any:
 
 def run_ab(opts: AbOptions) -> int:
     if opts.compose:
-        raise LabError("lab ab --compose is not built yet: use --local (the default)")
+        raise LabError("--compose is not built yet: use --local (the default)")
     if opts.warmup < 0:
         raise LabError("--warmup must not be negative")
     if opts.repeats < 2:

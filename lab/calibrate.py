@@ -102,11 +102,12 @@ def run_calibrate(
     if repeats is not None:
         if repeats < MIN_CALIBRATION_RUNS:
             raise LabError(f"--repeats must be at least {MIN_CALIBRATION_RUNS}")
-        from lab.runner import RunOptions, run_profile
+        from lab.runner import RunOptions, run_profile, validate
 
         if run_args is None:
             raise LabError("--repeats needs the run's options after --, e.g. -- --profile load")
         options = RunOptions.from_args(run_args, root)
+        validate(options)  # refuse bad run options before the first run starts
         run_dirs = repeat_runs(root, repeats, lambda: run_profile(options))
     elif not run_dirs:
         raise LabError("name the runs to calibrate from, or --repeats N -- RUN OPTIONS")

@@ -22,12 +22,12 @@ pytestmark = [pytest.mark.slow]
 RELAXED = ("page_p95_ms=600000", "api_p95_ms=600000", "db_query_p95_ms=600000")
 
 
-def _lab_ab(runs: Path, *args: str) -> subprocess.CompletedProcess[str]:
+def _lab(runs: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LAB_", "LOCUST_"))}
     env.update(PYTHONPATH=f"{REPO_ROOT / 'app'}:{REPO_ROOT}",
                DATABASE_NAME=connection.settings_dict["NAME"])  # fmt: skip
     return subprocess.run(
-        [sys.executable, "-m", "lab", "--runs-dir", str(runs), "ab", *args],
+        [sys.executable, "-m", "lab", "--runs-dir", str(runs), *args],
         env=env, cwd=REPO_ROOT, capture_output=True, text=True, timeout=600, check=False,
     )  # fmt: skip
 
@@ -52,8 +52,8 @@ def test_ab_points_at_the_n_plus_one_fault_and_flags_nothing_else(
     runs_dir: Path,  # noqa: F811
 ) -> None:
     connection.close()  # our session would only slow the copy of the template down
-    result = _lab_ab(
-        runs_dir, "HEAD", "HEAD", "--candidate-env", "LAB_FAULTS=n_plus_one",
+    result = _lab(
+        runs_dir, "ab", "HEAD", "HEAD", "--candidate-env", "LAB_FAULTS=n_plus_one",
         "--repeats", "3", "--warmup", "0", "--fail-on-regression", "20%", "--",
         "--profile", "smoke", "--users", "6", "--spawn-rate", "6", "--duration", "15s",
         "--scenario", "APIUser", "--scale", "test",
@@ -91,9 +91,25 @@ def test_ab_points_at_the_n_plus_one_fault_and_flags_nothing_else(
         cursor.execute("SELECT datname FROM pg_database WHERE datname LIKE %s", ["%\\_ab\\_%"])
         assert cursor.fetchall() == []  # every copy made for the runs is gone
 
+    # The A runs are an A/A set: a noise floor from real runs, then used by lab compare.
+    a_runs = ",".join(p.name for p, m in zip(runs, metas, strict=True) if m["ab"]["side"] == "A")
+    b_runs = ",".join(p.name for p, m in zip(runs, metas, strict=True) if m["ab"]["side"] == "B")
+    calibrated = _lab(runs_dir, "calibrate", a_runs)
+    assert calibrated.returncode == 0, calibrated.stdout + calibrated.stderr
+    floor = json.loads((runs_dir / "noise-floor.json").read_text())
+    assert floor["names"]["GET /api/inventory/"]["p50"]["runs"] == 3
+    assert floor["conditions"]["scenario"] == "APIUser"
+    again = _lab(runs_dir, "compare", a_runs, b_runs)
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert "noise floor: " in again.stdout
+    assert "(3 runs)" in again.stdout
+    lines = _verdict_lines(again.stdout)
+    flagged = [name for name, line in lines.items() if "x slower" in line or "x faster" in line]
+    assert set(flagged) <= {"GET /api/inventory/"}, again.stdout
+
 
 def test_ab_refuses_an_unknown_revision(runs_dir: Path) -> None:  # noqa: F811
-    result = _lab_ab(runs_dir, "HEAD", "no-such-branch-xyz")
+    result = _lab(runs_dir, "ab", "HEAD", "no-such-branch-xyz")
     assert result.returncode == 2
     assert result.stderr.count("\n") == 1
     assert "unknown git revision 'no-such-branch-xyz'" in result.stderr

@@ -196,7 +196,10 @@ def dispatch(args: argparse.Namespace) -> int:
     if args.command == "ab":
         from lab.ab import AbOptions, run_ab
 
-        return run_ab(AbOptions.from_args(args, root, _run_options(args, root)))
+        options = AbOptions.from_args(
+            args, root, _run_options(args, root), _noise_floor_path(args, root)
+        )
+        return run_ab(options)
     if args.command == "soak-verdict":
         from lab.soak import run_soak_verdict
 

@@ -57,10 +57,12 @@ class AbOptions:
 
     @classmethod
     def from_args(
-        cls, args: argparse.Namespace, root: Path, run_args: argparse.Namespace | None
+        cls,
+        args: argparse.Namespace,
+        root: Path,
+        run_args: argparse.Namespace | None,
+        noise_floor: Path | None,
     ) -> AbOptions:
-        from lab.noise_floor import FILE_NAME
-
         return cls(
             runs_root=root,
             base_ref=args.base_ref,
@@ -71,7 +73,7 @@ class AbOptions:
             env={"A": _pairs(args.base_env), "B": _pairs(args.candidate_env)},
             fail_on_regression=args.fail_on_regression,
             markdown=args.markdown,
-            noise_floor=None if args.no_noise_floor else (args.noise_floor or root / FILE_NAME),
+            noise_floor=noise_floor,
             compose=args.compose,
         )
 

@@ -127,9 +127,24 @@ report: venv ## report.html + summary.md of a run (RUN=<id>, PROMETHEUS=url, JAE
 	$(VENV_PY) -m lab report $(RUN) $(_lab_prom) $(if $(JAEGER_URL),--jaeger-url $(JAEGER_URL))
 
 .PHONY: compare
-compare: venv ## Compare runs A=<id> B=<id> with bootstrap CIs (FAIL_ON=10% gates on regressions)
+compare: venv ## Compare runs A=<id>[,<id>...] B=<id>[,<id>...] across runs (FAIL_ON=10% gates)
 	@test -n "$(A)" -a -n "$(B)" || { echo "make compare: set A=<run id> B=<run id>" >&2; exit 2; }
-	$(VENV_PY) -m lab compare $(A) $(B) $(if $(FAIL_ON),--fail-on-regression $(FAIL_ON))
+	$(VENV_PY) -m lab compare '$(A)' '$(B)' $(if $(FAIL_ON),--fail-on-regression $(FAIL_ON))
+
+.PHONY: calibrate
+calibrate: venv ## A/A noise floor from RUNS='<id1>,<id2>,<id3>' (or a quoted glob): runs/noise-floor.json
+	@test -n "$(RUNS)" || { echo "make calibrate: set RUNS=<id1>,<id2>,<id3> (3+ runs of one profile)" >&2; exit 2; }
+	$(VENV_PY) -m lab calibrate '$(RUNS)'
+
+BASE ?= main
+CANDIDATE ?= HEAD
+REPEATS ?= 3
+AB_RUN_ARGS ?= --profile load --users 20 --duration 1m
+
+.PHONY: ab
+ab: venv ## Is CANDIDATE (HEAD) slower than BASE (main)? REPEATS interleaved local runs each (FAIL_ON=10%)
+	$(VENV_PY) -m lab ab $(BASE) $(CANDIDATE) --repeats $(REPEATS) \
+	  $(if $(FAIL_ON),--fail-on-regression $(FAIL_ON)) -- $(AB_RUN_ARGS) --scale $(SCALE)
 
 .PHONY: runs
 runs: venv ## List runs: profile, duration, requests, p95, verdict

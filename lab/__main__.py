@@ -1,4 +1,4 @@
-"""`python -m lab` / `lab`: run, report, compare, soak-verdict, runs."""
+"""`python -m lab` / `lab`: run, report, compare, calibrate, ab, soak-verdict, runs."""
 
 from __future__ import annotations
 
@@ -20,6 +20,24 @@ def _add_target_options(parser: argparse.ArgumentParser) -> None:
         metavar="KEY=VALUE",
         help="override one target, e.g. api_p95_ms=300",
     )
+
+
+def _add_noise_floor_options(parser: argparse.ArgumentParser) -> None:
+    floor = parser.add_mutually_exclusive_group()
+    floor.add_argument(
+        "--noise-floor", type=Path, help="noise floor file (default: <runs>/noise-floor.json)"
+    )
+    floor.add_argument(
+        "--no-noise-floor", action="store_true", help="judge on the compared runs alone"
+    )
+
+
+def _noise_floor_path(args: argparse.Namespace, root: Path) -> Path | None:
+    from lab.noise_floor import FILE_NAME
+
+    if args.no_noise_floor:
+        return None
+    return args.noise_floor or root / FILE_NAME
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -70,7 +88,12 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target_options(report)
 
     compare = sub.add_parser("compare", help="compare runs: A is the baseline")
-    compare.add_argument("runs", nargs="+", help="run ids or folders: A B [C...]")
+    compare.add_argument(
+        "runs",
+        nargs="+",
+        help="one argument per side, A first: a run id or folder, several joined by commas "
+        "(A1,A2,A3), or a quoted glob of run ids ('20260101-*-load-*')",
+    )
     compare.add_argument(
         "--fail-on-regression",
         metavar="PCT",
@@ -81,6 +104,49 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="compare even if profiles or scales differ"
     )
     compare.add_argument("--grafana-url", help="Grafana URL: print links to the compare dashboard")
+    _add_noise_floor_options(compare)
+
+    calibrate = sub.add_parser(
+        "calibrate",
+        help="A/A noise floor: run-to-run spread per request name, from runs or by running",
+        description="lab calibrate RUNS... | lab calibrate --repeats N -- RUN OPTIONS "
+        "(after --: the options of `lab run`, e.g. --profile load --users 20 --local)",
+    )
+    calibrate.add_argument(
+        "runs", nargs="*", help="existing runs of one profile (ids, A,B,C, globs)"
+    )
+    calibrate.add_argument("--repeats", type=int, help="run the profile this many times first")
+
+    ab = sub.add_parser(
+        "ab",
+        help="A/B of two git revisions: interleaved repeated runs, one verdict",
+        description="lab ab BASE_REF CANDIDATE_REF [--repeats N] [-- RUN OPTIONS] "
+        "(after --: options of `lab run` except --target, e.g. --profile load --users 20)",
+    )
+    ab.add_argument("base_ref", help="git revision of the baseline (A), e.g. main")
+    ab.add_argument("candidate_ref", help="git revision of the candidate (B), e.g. HEAD")
+    ab.add_argument("--repeats", type=int, default=3, help="runs per side, interleaved (3)")
+    ab.add_argument(
+        "--warmup", type=int, default=1, help="runs of A first, left out of the comparison (1)"
+    )
+    ab.add_argument("--fail-on-regression", metavar="PCT", help="exit 1 on a slowdown beyond PCT")
+    ab.add_argument("--markdown", action="store_true", help="Markdown tables for CI")
+    for side in ("base", "candidate"):
+        ab.add_argument(
+            f"--{side}-env",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help=f"environment of the {side}'s app only, e.g. LAB_FAULTS=n_plus_one",
+        )
+    ab_mode = ab.add_mutually_exclusive_group()
+    ab_mode.add_argument(
+        "--local",
+        action="store_true",
+        help="serve each revision with gunicorn here, on DATABASE_*/REDIS_URL (default)",
+    )
+    ab_mode.add_argument("--compose", action="store_true", help="build images (not yet)")
+    _add_noise_floor_options(ab)
 
     soak = sub.add_parser("soak-verdict", help="leaks and drift of a (soak) run")
     soak.add_argument("run", help="run id or folder")
@@ -119,15 +185,29 @@ def dispatch(args: argparse.Namespace) -> int:
         )
     if args.command == "compare":
         from lab.compare import run_compare
+        from lab.run_groups import resolve_group
 
-        dirs = [resolve_run(root, r) for r in args.runs]
         return run_compare(
-            dirs,
+            [resolve_group(root, r) for r in args.runs],
             force=args.force,
             markdown=args.markdown,
             fail_on_regression=args.fail_on_regression,
             grafana_url=args.grafana_url,
+            noise_floor=_noise_floor_path(args, root),
         )
+    if args.command == "calibrate":
+        from lab.calibrate import run_calibrate
+        from lab.run_groups import resolve_group
+
+        dirs = [d for r in args.runs for d in resolve_group(root, r)]
+        return run_calibrate(root, dirs, args.repeats, _run_options(args, root))
+    if args.command == "ab":
+        from lab.ab import AbOptions, run_ab
+
+        options = AbOptions.from_args(
+            args, root, _run_options(args, root), _noise_floor_path(args, root)
+        )
+        return run_ab(options)
     if args.command == "soak-verdict":
         from lab.soak import run_soak_verdict
 
@@ -141,8 +221,25 @@ def dispatch(args: argparse.Namespace) -> int:
     raise LabError(f"unknown command {args.command}")
 
 
+# Commands that take `lab run`'s own options after `--` (one definition of those options).
+RUN_OPTION_COMMANDS = ("calibrate", "ab")
+
+
+def _run_options(args: argparse.Namespace, root: Path) -> argparse.Namespace | None:
+    """`lab run`'s parsed options from the words after `--`, None when there were none."""
+    if args.run_args is None:
+        return None
+    return build_parser().parse_args(["--runs-dir", str(root), "run", *args.run_args])
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    run_args = None
+    if "--" in words and any(c in words[: words.index("--")] for c in RUN_OPTION_COMMANDS):
+        run_args = words[words.index("--") + 1 :]
+        words = words[: words.index("--")]
+    args = build_parser().parse_args(words)
+    args.run_args = run_args
     try:
         return dispatch(args)
     except LabError as exc:

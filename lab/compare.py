@@ -1,4 +1,10 @@
-"""`lab compare A B [C...]`: per request name, p50/p95 with bootstrap CIs and a verdict."""
+"""`lab compare A B [C...]`: per request name, p50/p95 of B (and C...) against A, across runs.
+
+Each side is one run or several (`A1,A2,A3`, or a glob: lab/run_groups.py). The verdict is
+judged against run-to-run spread (lab/across_runs.py): from the side's own repeated runs,
+from the A/A noise floor of `lab calibrate` (lab/noise_floor.py), or both. One run per side
+without a floor shows ratios only: nothing can tell a change from noise then.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +13,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lab.bootstrap import RatioEstimate, compare_quantile
+from lab.across_runs import ALPHA, AcrossRuns, adjust, compare_across_runs, spread_of
 from lab.errors import EXIT_BREACH, EXIT_OK, LabError
+from lab.machine_load import condition_differences
+from lab.noise_floor import PERCENTILES, NoiseFloor, PerRun, read_floor
+from lab.resample import quantile_linear
 from lab.rundata import open_run
 from lab.runs_dir import read_json
 from lab.window import run_window
 
-MIN_SAMPLES = 30  # below this a percentile CI is mostly noise: say so
+MIN_SAMPLES = 30  # requests of a name in one run below which its percentiles are mostly noise
 
 
 @dataclass
@@ -30,6 +39,18 @@ class RunSample:
     def failure_ratio(self, key: tuple[str, str]) -> float:
         n = len(self.values.get(key, []))
         return self.failures.get(key, 0) / n if n else 0.0
+
+    def percentiles(self) -> PerRun:
+        """label -> {"p50": us, "p95": us}: this run's contribution to an across-run test."""
+        return {
+            label(key): {pct: quantile_linear(values, q) for pct, q in PERCENTILES.items()}
+            for key, values in self.values.items()
+            if values
+        }
+
+
+def label(key: tuple[str, str]) -> str:
+    return f"{key[0]} {key[1]}".strip()
 
 
 def load_sample(run_dir: Path) -> RunSample:
@@ -78,59 +99,125 @@ def check_comparable(samples: list[RunSample], force: bool) -> list[str]:
     return warnings
 
 
+def condition_warnings(samples: list[RunSample]) -> list[str]:
+    """Runs that ran while the machine was much busier (or calmer) than the first one."""
+    base = samples[0]
+    warnings = []
+    for other in samples[1:]:
+        found = condition_differences(
+            base.meta.get("machine_load") or {}, other.meta.get("machine_load") or {}
+        )
+        if found:
+            warnings.append(
+                f"{base.run_id} and {other.run_id} ran under different machine conditions: "
+                + "; ".join(found)
+                + " (the difference may be the machine, not the code)"
+            )
+    return warnings
+
+
+@dataclass
+class Side:
+    """One side of a comparison: one or more runs of the same thing."""
+
+    runs: list[RunSample]
+
+    @property
+    def name(self) -> str:
+        ids = ", ".join(r.run_id for r in self.runs)
+        return ids if len(self.runs) == 1 else f"{len(self.runs)} runs ({ids})"
+
+    def keys(self) -> set[tuple[str, str]]:
+        return {key for run in self.runs for key in run.values}
+
+    def requests(self, key: tuple[str, str]) -> int:
+        return sum(len(run.values.get(key, [])) for run in self.runs)
+
+    def per_run(self, key: tuple[str, str], pct: str) -> list[float]:
+        q = PERCENTILES[pct]
+        return [quantile_linear(run.values[key], q) for run in self.runs if run.values.get(key)]
+
+    def rps(self, key: tuple[str, str]) -> float:
+        seconds = sum(run.duration_s for run in self.runs)
+        return self.requests(key) / seconds if seconds > 0 else 0.0
+
+    def failure_ratio(self, key: tuple[str, str]) -> float:
+        n = self.requests(key)
+        return sum(run.failures.get(key, 0) for run in self.runs) / n if n else 0.0
+
+    def fewest(self, key: tuple[str, str]) -> int:
+        return min((len(run.values.get(key, [])) for run in self.runs), default=0)
+
+
 @dataclass(frozen=True)
 class Row:
     key: tuple[str, str]
+    runs_base: int
+    runs_cand: int
     n_base: int
     n_cand: int
-    p50: RatioEstimate | None
-    p95: RatioEstimate | None
+    p50: AcrossRuns | None
+    p95: AcrossRuns | None
     rps_base: float
     rps_cand: float
     fail_base: float
     fail_cand: float
+    few_samples: bool
 
     @property
     def label(self) -> str:
-        return f"{self.key[0]} {self.key[1]}".strip()
+        return label(self.key)
 
-    @property
-    def few_samples(self) -> bool:
-        return min(self.n_base, self.n_cand) < MIN_SAMPLES
+    def estimates(self) -> list[tuple[str, AcrossRuns]]:
+        return [(pct, e) for pct, e in (("p50", self.p50), ("p95", self.p95)) if e is not None]
 
 
-def compare_pair(base: RunSample, cand: RunSample) -> list[Row]:
-    rows = []
-    for key in sorted(set(base.values) | set(cand.values), key=lambda k: (k[1], k[0])):
-        a, b = base.values.get(key, []), cand.values.get(key, [])
-        both = bool(a) and bool(b)
-        rows.append(
-            Row(
-                key=key,
-                n_base=len(a),
-                n_cand=len(b),
-                p50=compare_quantile(a, b, 0.50, seed=50) if both else None,
-                p95=compare_quantile(a, b, 0.95, seed=95) if both else None,
-                rps_base=base.rps(key),
-                rps_cand=cand.rps(key),
-                fail_base=base.failure_ratio(key),
-                fail_cand=cand.failure_ratio(key),
-            )
+def compare_sides(base: Side, cand: Side, floor: NoiseFloor | None = None) -> list[Row]:
+    """Every request name of either side; Holm-adjusted across all names and percentiles."""
+    keys = sorted(base.keys() | cand.keys(), key=lambda k: (k[1], k[0]))
+    raw: dict[tuple[tuple[str, str], str], AcrossRuns] = {}
+    for key in keys:
+        for pct in PERCENTILES:
+            spread = floor.spread(label(key), pct) if floor else None
+            est = compare_across_runs(base.per_run(key, pct), cand.per_run(key, pct), spread)
+            if est is not None:
+                raw[(key, pct)] = est
+    adjusted = dict(zip(raw, adjust(list(raw.values())), strict=True))
+    return [
+        Row(
+            key=key,
+            runs_base=sum(1 for r in base.runs if r.values.get(key)),
+            runs_cand=sum(1 for r in cand.runs if r.values.get(key)),
+            n_base=base.requests(key),
+            n_cand=cand.requests(key),
+            p50=adjusted.get((key, "p50")),
+            p95=adjusted.get((key, "p95")),
+            rps_base=base.rps(key),
+            rps_cand=cand.rps(key),
+            fail_base=base.failure_ratio(key),
+            fail_cand=cand.failure_ratio(key),
+            few_samples=min(base.fewest(key), cand.fewest(key)) < MIN_SAMPLES,
         )
-    return rows
+        for key in keys
+    ]
 
 
 def regressions(rows: list[Row], threshold: float) -> list[str]:
-    """Significant slowdowns of p50 or p95 by more than `threshold` (0.10 = 10 %)."""
+    """Significant (Holm-adjusted) slowdowns of p50 or p95 by more than `threshold`."""
     found = []
     for row in rows:
-        for label, est in (("p50", row.p50), ("p95", row.p95)):
-            if est is not None and est.significant and est.ratio > 1 + threshold:
+        for pct, est in row.estimates():
+            if est.significant and est.ratio > 1 + threshold:
+                low, high = est.ratio_ci or (est.ratio, est.ratio)
                 found.append(
-                    f"{row.label} {label}: {est.verdict()} "
-                    f"(CI of ratio {est.ratio_ci[0]:.2f}-{est.ratio_ci[1]:.2f})"
+                    f"{row.label} {pct}: {est.verdict()} (95% CI of ratio {low:.2f}-{high:.2f}, "
+                    f"adjusted p {est.p_adjusted:.2g}, {row.runs_base}+{row.runs_cand} runs)"
                 )
     return found
+
+
+def judged_any(rows: list[Row]) -> bool:
+    return any(est.judged for row in rows for _, est in row.estimates())
 
 
 def parse_threshold(text: str) -> float:
@@ -151,55 +238,85 @@ def _ms(us: float) -> str:
     return f"{us / 1000:.1f}"
 
 
-def _cell(est: RatioEstimate | None) -> tuple[str, str, str]:
+def _center(center: float, values: tuple[float, ...]) -> str:
+    """Geometric mean of the runs' percentiles, with the runs' spread when there are several."""
+    spread = spread_of(values)
+    return f"{_ms(center)} ±{100 * spread.percent:.0f}%" if spread else _ms(center)
+
+
+def _cell(est: AcrossRuns | None) -> tuple[str, str, str, str]:
     if est is None:
-        return "-", "-", "missing in one run"
-    base = f"{_ms(est.baseline)} [{_ms(est.baseline_ci[0])}-{_ms(est.baseline_ci[1])}]"
-    cand = f"{_ms(est.candidate)} [{_ms(est.candidate_ci[0])}-{_ms(est.candidate_ci[1])}]"
-    return base, cand, est.verdict()
+        return "-", "-", "-", "missing in one side"
+    a = _center(est.base_center, est.base_values)
+    b = _center(est.cand_center, est.cand_values)
+    change = f"{est.ratio:.2f}x"
+    if est.ratio_ci is not None:
+        change += f" [{est.ratio_ci[0]:.2f}-{est.ratio_ci[1]:.2f}]"
+    return a, b, change, est.verdict()
 
 
-def render(base: RunSample, cand: RunSample, rows: list[Row], markdown: bool) -> str:
-    header = [
-        "request",
-        "n A/B",
-        "p50 A ms [95% CI]",
-        "p50 B ms",
-        "p50 change",
-        "p95 A ms [95% CI]",
-        "p95 B ms",
-        "p95 change",
-        "req/s A/B",
-        "fail A/B",
-    ]
+HEADER = [
+    "request",
+    "runs A/B",
+    "req A/B",
+    "p50 A ms",
+    "p50 B ms",
+    "p50 B/A [95% CI]",
+    "p50 verdict",
+    "p95 A ms",
+    "p95 B ms",
+    "p95 B/A [95% CI]",
+    "p95 verdict",
+    "req/s A/B",
+    "fail A/B",
+]
+
+
+def render(base: Side, cand: Side, rows: list[Row], markdown: bool) -> str:
     table = []
     for row in rows:
-        p50a, p50b, p50v = _cell(row.p50)
-        p95a, p95b, p95v = _cell(row.p95)
         note = " (few samples)" if row.few_samples else ""
         table.append(
             [
                 row.label + note,
+                f"{row.runs_base}/{row.runs_cand}",
                 f"{row.n_base}/{row.n_cand}",
-                p50a,
-                p50b,
-                p50v,
-                p95a,
-                p95b,
-                p95v,
+                *_cell(row.p50),
+                *_cell(row.p95),
                 f"{row.rps_base:.2f}/{row.rps_cand:.2f}",
                 f"{row.fail_base:.2%}/{row.fail_cand:.2%}",
             ]
         )
-    title = f"A = {base.run_id}, B = {cand.run_id}"
+    title = f"A = {base.name}, B = {cand.name}"
     if markdown:
-        lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines = [f"### {title}", "", "| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
         lines += ["| " + " | ".join(r) + " |" for r in table]
-        return "\n".join(lines) + "\n"
-    widths = [max(len(str(x)) for x in col) for col in zip(header, *table, strict=False)]
-    lines = [title, "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
-    lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in table]
+    else:
+        widths = [max(len(str(x)) for x in col) for col in zip(HEADER, *table, strict=False)]
+        lines = [title, "  ".join(h.ljust(w) for h, w in zip(HEADER, widths, strict=True))]
+        lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in table]
+    lines += ["", *explain(rows)]
     return "\n".join(lines) + "\n"
+
+
+def explain(rows: list[Row]) -> list[str]:
+    """How the verdicts above were reached, or why there are none."""
+    estimates = [est for row in rows for _, est in row.estimates()]
+    judged = [est for est in estimates if est.judged]
+    if not judged:
+        return [
+            "NO VERDICT: one run per side and no noise floor, so these ratios cannot separate "
+            "a change from run-to-run noise (unchanged code on this machine differs by more "
+            "than its requests' own spread). Compare several runs per side "
+            "(lab compare A1,A2,A3 B1,B2,B3) or measure the noise floor (lab calibrate)."
+        ]
+    sources = sorted({est.variance_source for est in judged})
+    dfs = sorted({est.variance_df for est in judged})
+    return [
+        f"Verdicts: Student's t on log(per-run percentile); run-to-run spread from "
+        f"{' / '.join(sources)} (df {dfs[0]}-{dfs[-1]}); Holm-adjusted over {len(judged)} "
+        f"tests, family-wise alpha {ALPHA:g}. A ±x% is the spread of one side's runs."
+    ]
 
 
 def promql(run_ids: list[str]) -> str:
@@ -223,35 +340,66 @@ def grafana_link(grafana_url: str, a: str, b: str) -> str:
     return f"{grafana_url.rstrip('/')}/d/{GRAFANA_COMPARE_UID}?var-A={a}&var-B={b}"
 
 
+def usable_floor(path: Path | None, samples: list[RunSample]) -> tuple[NoiseFloor | None, str]:
+    """The floor at `path` when it describes runs like these, and a line saying what was used."""
+    if path is None:
+        return None, "noise floor: not used"
+    if not path.is_file():
+        return None, f"noise floor: none ({path} does not exist; `lab calibrate` measures it)"
+    floor = read_floor(path)
+    for sample in samples:
+        mismatch = floor.mismatch(sample.meta)
+        if mismatch:
+            return None, (
+                f"noise floor: {path} ignored, measured on other runs than "
+                f"{sample.run_id}: {', '.join(mismatch)}"
+            )
+    return floor, f"noise floor: {path} ({len(floor.runs)} runs)"
+
+
 def run_compare(
-    run_dirs: list[Path],
+    groups: list[list[Path]],
     *,
     force: bool,
     markdown: bool,
     fail_on_regression: str | None,
     grafana_url: str | None = None,
+    noise_floor: Path | None = None,
 ) -> int:
     threshold = parse_threshold(fail_on_regression) if fail_on_regression else None
-    if len(run_dirs) < 2:
+    if len(groups) < 2:
         raise LabError("compare needs at least two runs: lab compare A B [C...]")
-    samples = [load_sample(d) for d in run_dirs]
-    for warning in check_comparable(samples, force):
+    sides = [Side([load_sample(d) for d in group]) for group in groups]
+    samples = [s for side in sides for s in side.runs]
+    for warning in check_comparable(samples, force) + condition_warnings(samples):
         print(f"warning: {warning}", file=sys.stderr)
+    floor, floor_line = usable_floor(noise_floor, samples)
+    print(floor_line)
     found: list[str] = []
-    for cand in samples[1:]:
-        rows = compare_pair(samples[0], cand)
-        print(render(samples[0], cand, rows, markdown))
+    unjudged: list[str] = []
+    for cand in sides[1:]:
+        rows = compare_sides(sides[0], cand, floor)
+        print(render(sides[0], cand, rows, markdown))
         if threshold is not None:
-            found += [f"{cand.run_id}: {r}" for r in regressions(rows, threshold)]
+            found += [f"{cand.name}: {r}" for r in regressions(rows, threshold)]
+            if not judged_any(rows):
+                unjudged.append(cand.name)
     print(promql([s.run_id for s in samples]))
     if grafana_url:
-        for cand in samples[1:]:
-            print(f"Grafana: {grafana_link(grafana_url, samples[0].run_id, cand.run_id)}")
+        for cand in sides[1:]:
+            for a in sides[0].runs:
+                for b in cand.runs:
+                    print(f"Grafana: {grafana_link(grafana_url, a.run_id, b.run_id)}")
     if threshold is not None:
         if found:
             print(f"REGRESSION beyond {threshold:.0%}:")
             for line in found:
                 print(f"  - {line}")
             return EXIT_BREACH
+        if unjudged:
+            print(
+                f"gate not applied to {'; '.join(unjudged)}: no estimate of run-to-run noise "
+                "(one run per side, no noise floor), so no regression can be shown"
+            )
         print(f"no significant regression beyond {threshold:.0%}")
     return EXIT_OK

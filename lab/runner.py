@@ -17,6 +17,7 @@ from types import FrameType
 from lab.compose_files import compose_file_args, image_set
 from lab.env_files import env_file_paths
 from lab.errors import EXIT_BREACH, EXIT_INTERRUPTED, EXIT_OK, LabError
+from lab.machine_load import LoadSampler
 from lab.meta import REPO_ROOT, initial_meta, now_iso, read_env_files, write_meta
 from lab.progress import format_line, read_latest
 from lab.runs_dir import new_run_id, write_atomic
@@ -368,6 +369,7 @@ def run_profile(opts: RunOptions) -> int:
     started = time.monotonic()
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     procs = _Processes(commands, env, run_dir / "locust" / "locust.log")
+    sampler = LoadSampler(p.pid for p in procs.procs).start()
     try:
         try:
             outcome = _watch(procs, run_dir / "locust" / "stats_stats_history.csv",
@@ -384,7 +386,7 @@ def run_profile(opts: RunOptions) -> int:
     finally:
         signal.signal(signal.SIGTERM, previous)
     exit_code = procs.main.returncode
-    meta.update(ended_at=now_iso(), locust_exit_code=exit_code)
+    meta.update(ended_at=now_iso(), locust_exit_code=exit_code, machine_load=sampler.stop())
     has_records = any((run_dir / "requests").glob("*/part-*.parquet"))
     if outcome == "completed":
         meta["status"] = "completed" if has_records or exit_code in (0, 1) else "failed"
@@ -396,7 +398,7 @@ def run_profile(opts: RunOptions) -> int:
             f"Locust exited with {exit_code}; its log: {run_dir / 'locust' / 'locust.log'}",
             file=sys.stderr,
         )
-    if meta["status"] != "failed":
+    if meta["status"] != "failed" and opts.trace_sample_ratio != 0:  # no spans at ratio 0
         print(f"waiting {SPAN_SETTLE_S:.0f} s for the last spans to reach the trace archive...")
         time.sleep(SPAN_SETTLE_S)
     from lab.report import run_report  # the report needs DuckDB; import it when the load is over

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from lab import trend
-from lab.bootstrap import compare_quantile
 from lab.errors import EXIT_BREACH, EXIT_OK, LabError
 from lab.prometheus import Prometheus, PrometheusUnavailable, Series, range_step
+from lab.resample import compare_quantile
 from lab.rundata import open_run
 from lab.runs_dir import read_json
 from lab.targets import Targets

@@ -107,7 +107,8 @@ def test_lab_trace_finds_the_run_and_draws_the_waterfall(
     assert result.code == 0, result.err
     assert result.out.startswith(f"trace {trace_id}")
     assert "TenantUser.browse_inventory" in result.out
-    assert result.out.count("inventory_category") == 3
+    assert result.out.count("inventory_catego") == 3
+    assert sum(line[19:37].strip() == "postgresql" for line in result.out.splitlines()) == 4
     assert "GET :?:session:abc" in result.out
     # --run restricts the search: the other run does not hold it.
     miss = lab_cli("trace", trace_id, "--run", "20260101-000000-load-0001")
@@ -118,7 +119,7 @@ def test_lab_trace_finds_the_run_and_draws_the_waterfall(
     )
     hit = lab_cli("trace", older[0]["trace_id"], "--run", "20260101-000000-load-0001")
     assert hit.code == 0
-    assert hit.out.count("inventory_category") == 12
+    assert hit.out.count("inventory_catego") == 12
 
 
 @pytest.mark.parametrize(

@@ -26,7 +26,7 @@ def render(w: Waterfall, *, columns: int = 120, unicode: bool = True) -> str:
     columns = max(MIN_WIDTH, columns)
     span_fill, gap_fill = ("█", "░") if unicode else ("#", ".")
     # What is left once start, duration, source and the bar have their fixed widths.
-    label_width = columns - 8 - 1 - 8 - 2 - SOURCE_WIDTH - 2 - 2 - BAR_WIDTH
+    label_width = columns - 8 - 1 - 8 - 2 - SOURCE_WIDTH - 2 - 2 - BAR_WIDTH - 1
     lines = [
         _fit(
             f"trace {w.trace_id}  run {w.run_id or '-'}  {w.span_count} spans  "

@@ -243,5 +243,6 @@ def run_report(
             report.breaches + report.health.partial_reasons + report.health.untrustworthy_reasons
         ):
             print(f"  - {line}")
+        print(f"  {report.slowest_traced.line()}")
         print(f"report: {paths[0]}")
     return report.exit_code

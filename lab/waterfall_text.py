@@ -19,29 +19,35 @@ def _fit(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(0, width - 1)] + "…"
 
 
+SOURCE_WIDTH = 18  # "jewelry-app SERVER"
+
+
 def render(w: Waterfall, *, columns: int = 120, unicode: bool = True) -> str:
     columns = max(MIN_WIDTH, columns)
     span_fill, gap_fill = ("█", "░") if unicode else ("#", ".")
-    label_width = columns - 8 - 1 - 8 - 2 - 1 - 2 - BAR_WIDTH  # the other columns' widths
+    # What is left once start, duration, source and the bar have their fixed widths.
+    label_width = columns - 8 - 1 - 8 - 2 - SOURCE_WIDTH - 2 - 2 - BAR_WIDTH - 1
     lines = [
         _fit(
             f"trace {w.trace_id}  run {w.run_id or '-'}  {w.span_count} spans  "
             f"{w.total_ms:.1f} ms  {w.title}",
             columns,
         ),
-        f"{'start ms':>8} {'ms':>8}  {'span (service)':<{label_width}} |{'timeline':<{BAR_WIDTH}}|",
+        f"{'start ms':>8} {'ms':>8}  {'source':<{SOURCE_WIDTH}}  {'span':<{label_width}}"
+        f" |{'timeline':<{BAR_WIDTH}}|",
     ]
     for row in w.rows:
         if row.is_gap:
-            text = f"{'  ' * row.depth}· {row.label}"
+            source, text = "", f"{'  ' * row.depth}· {row.label}"
         else:
             status = f" [{row.status}]" if row.status else ""
             source = row.db_system or f"{row.service} {row.kind}"
-            text = f"{'  ' * row.depth}{row.label}{status}  ({source})"
+            text = f"{'  ' * row.depth}{row.label}{status}"
         bar = _bar(w, row.offset_ms, row.duration_ms, gap_fill if row.is_gap else span_fill)
+        source = _fit(source, SOURCE_WIDTH)
         lines.append(
-            f"{row.offset_ms:8.1f} {row.duration_ms:8.1f}  "
-            f"{_fit(text, label_width):<{label_width}} |{bar}|"
+            f"{row.offset_ms:8.1f} {row.duration_ms:8.1f}  {source:<{SOURCE_WIDTH}}"
+            f"  {_fit(text, label_width):<{label_width}} |{bar}|"
         )
     if w.hidden_rows:
         lines.append(f"… {w.hidden_rows} more rows")

@@ -80,8 +80,9 @@ def test_a_real_runs_trace_opens_in_the_report_lab_trace_and_the_jaeger_api(
     shown = _lab(runs_dir, "trace", trace_id)
     assert shown.returncode == 0, shown.stderr
     assert shown.stdout.startswith(f"trace {trace_id}  run {run_id}")
-    for part in ("(locust INTERNAL)", "(locust CLIENT)", "(jewelry-app SERVER)", "(postgresql)"):
-        assert part in shown.stdout, shown.stdout[:3000]
+    sources = [line[19:37].strip() for line in shown.stdout.splitlines()[2:]]
+    for source in ("locust INTERNAL", "locust CLIENT", "jewelry-app SERVER", "postgresql"):
+        assert source in sources, shown.stdout[:3000]
     unknown = _lab(runs_dir, "trace", "0" * 32)
     assert unknown.returncode == 2
     assert len(unknown.stderr.strip().splitlines()) == 1
@@ -116,7 +117,8 @@ def test_a_real_runs_trace_opens_in_the_report_lab_trace_and_the_jaeger_api(
                 "service": "jewelry-app",
                 "operation": server["operationName"],
                 "tags": json.dumps({"lab.run_id": run_id}),
-                "minDuration": f"{server['duration']}us",
+                # Jaeger's durations are truncated to whole microseconds: 1 us of slack.
+                "minDuration": f"{server['duration'] - 1}us",
                 "limit": "1000",
                 "start": str(window[0]),
                 "end": str(window[1]),
@@ -128,6 +130,6 @@ def test_a_real_runs_trace_opens_in_the_report_lab_trace_and_the_jaeger_api(
         assert trace_id in found
         assert all(
             max(s["duration"] for s in t["spans"] if s["operationName"] == server["operationName"])
-            >= server["duration"]
+            >= server["duration"] - 1
             for t in body["data"]
         )

@@ -86,6 +86,9 @@ def test_terminal_rendering_scales_bars_to_the_trace() -> None:
     assert all(len(bar) == 32 for bar in bars)
     assert any("app code (no span)" in line and "░" in line for line in lines)
     assert all(len(line) <= 140 for line in lines)
+    narrow = render(build(spans[0]["trace_id"], spans), columns=80).splitlines()
+    assert all(len(line) <= 80 for line in narrow)
+    assert [line[19:37].strip() for line in narrow[2:5]] == ["locust INTERNAL", "", "locust CLIENT"]
 
 
 def _run(root: Path, run_id: str, traces: list[list[dict[str, Any]]]) -> Path:
@@ -96,8 +99,9 @@ def _run(root: Path, run_id: str, traces: list[list[dict[str, Any]]]) -> Path:
 
 
 def test_lab_trace_finds_the_run_and_draws_the_waterfall(
-    runs_root: Path, lab_cli: Callable[..., CliResult]
+    runs_root: Path, lab_cli: Callable[..., CliResult], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("COLUMNS", "200")  # the terminal's width: whole statements fit
     older = n_plus_one_trace("old")
     wanted = n_plus_one_trace("wanted", repeats=3)
     _run(runs_root, "20260101-000000-load-0001", [older])
@@ -108,6 +112,7 @@ def test_lab_trace_finds_the_run_and_draws_the_waterfall(
     assert result.out.startswith(f"trace {trace_id}")
     assert "TenantUser.browse_inventory" in result.out
     assert result.out.count("inventory_category") == 3
+    assert sum(line[19:37].strip() == "postgresql" for line in result.out.splitlines()) == 4
     assert "GET :?:session:abc" in result.out
     # --run restricts the search: the other run does not hold it.
     miss = lab_cli("trace", trace_id, "--run", "20260101-000000-load-0001")

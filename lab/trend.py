@@ -1,7 +1,16 @@
-"""Least-squares trend with a confidence interval, standard library only."""
+"""Least-squares trend with a confidence interval, standard library only.
+
+Samples of a slowly varying gauge (a process's memory, scraped every few seconds and
+refreshed less often) are autocorrelated: each point repeats much of the previous one. An
+ordinary least-squares CI would treat them as independent and come out far too narrow, so
+the standard error uses an effective sample size from the lag-1 autocorrelation of the
+residuals, n_eff = n (1 - r) / (1 + r) (Santer et al. 2000, "Statistical significance of
+trends and trend differences in layer-average atmospheric temperature time series").
+"""
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -43,10 +52,12 @@ class Trend:
     intercept: float
     stderr: float
     n: int
+    n_effective: float = 0.0  # n corrected for autocorrelation (n when there is none)
 
     @property
     def ci95(self) -> tuple[float, float]:
-        half = t_quantile_975(self.n - 2) * self.stderr
+        dof = int(self.n_effective or self.n) - 2
+        half = t_quantile_975(dof) * self.stderr
         return self.slope - half, self.slope + half
 
 
@@ -63,6 +74,22 @@ def fit(points: Sequence[tuple[float, float]]) -> Trend | None:
     sxy = sum((x - mean_x) * (y - mean_y) for x, y in points)
     slope = sxy / sxx
     intercept = mean_y - slope * mean_x
-    residual = sum((y - intercept - slope * x) ** 2 for x, y in points)
-    stderr = math.sqrt(residual / (n - 2) / sxx)
-    return Trend(slope, intercept, stderr, n)
+    residuals = [y - intercept - slope * x for x, y in points]
+    residual = sum(r * r for r in residuals)
+    n_eff = effective_size(residuals)
+    if n_eff <= 2:
+        return Trend(slope, intercept, math.inf, n, n_eff)
+    stderr = math.sqrt(residual / (n_eff - 2) / sxx)
+    return Trend(slope, intercept, stderr, n, n_eff)
+
+
+def effective_size(residuals: Sequence[float]) -> float:
+    """n (1 - r1) / (1 + r1) for positive lag-1 autocorrelation r1; n otherwise."""
+    n = len(residuals)
+    total = sum(r * r for r in residuals)
+    if total == 0:
+        return float(n)
+    r1 = sum(a * b for a, b in itertools.pairwise(residuals)) / total
+    if r1 <= 0:
+        return float(n)
+    return n * (1 - r1) / (1 + r1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.conf import settings
 
-KNOWN_FAULTS = frozenset({"n_plus_one", "slow_search", "cache_off"})
+KNOWN_FAULTS = frozenset({"n_plus_one", "slow_search", "cache_off", "leak"})
 
 
 def enabled(name: str) -> bool:

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lab import query_budget
 from lab.bootstrap import RatioEstimate, compare_quantile
 from lab.errors import EXIT_BREACH, EXIT_OK, LabError
 from lab.rundata import open_run
@@ -238,11 +239,17 @@ def run_compare(
     for warning in check_comparable(samples, force):
         print(f"warning: {warning}", file=sys.stderr)
     found: list[str] = []
-    for cand in samples[1:]:
+    base_statements = query_budget.load_run(run_dirs[0])
+    for cand, cand_dir in zip(samples[1:], run_dirs[1:], strict=True):
         rows = compare_pair(samples[0], cand)
         print(render(samples[0], cand, rows, markdown))
         if threshold is not None:
             found += [f"{cand.run_id}: {r}" for r in regressions(rows, threshold)]
+        # Statements per request: a regression whatever latency says (lab.query_budget).
+        statements = query_budget.compare(base_statements, query_budget.load_run(cand_dir))
+        print(query_budget.render(statements, markdown))
+        if threshold is not None:
+            found += [f"{cand.run_id}: {r}" for r in query_budget.regressions(statements)]
     print(promql([s.run_id for s in samples]))
     if grafana_url:
         for cand in samples[1:]:

@@ -295,6 +295,8 @@ def verdict_for_run(
     steady, why = steady_window(run_dir, window, targets)
     verdict = SoakVerdict(run_dir.name, window, steady)
     verdict.notes.append(f"warm-up: {why}")
+    if not tolerate_unreachable:
+        prom.ready()  # a wrong URL is bad input, even for a run too short to judge
     length = steady[1] - steady[0]
     if length < targets.soak_min_steady_s:
         verdict.too_short = (

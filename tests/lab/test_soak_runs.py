@@ -112,14 +112,16 @@ def test_leak_found_and_the_same_soak_without_it_passes(
     assert leak_code == 1, leak_text
     assert leak_text.splitlines()[0].split(": ")[1].startswith("FAIL")
     leaks = [line for line in leak_text.splitlines() if line.endswith("LEAK")]
-    assert leaks and all("app worker pid" in line for line in leaks), leak_text
+    assert leaks, leak_text
+    assert all("app worker pid" in line for line in leaks), leak_text
     assert "degrades" not in leak_text.splitlines()[0], leak_text  # found by memory alone
 
     assert clean_code == 0, clean_text
     assert "PASS" in clean_text.splitlines()[0], clean_text
     assert "LEAK" not in clean_text
     clean_slopes, leak_slopes = _worker_slopes(clean_text), _worker_slopes(leak_text)
-    assert len(clean_slopes) == 2 and len(leak_slopes) == 2, (clean_text, leak_text)
+    assert len(clean_slopes) == 2, clean_text
+    assert len(leak_slopes) == 2, leak_text
     assert max(leak_slopes) > 3 * max(max(clean_slopes), 1.0), (clean_slopes, leak_slopes)
 
     if not PROOF:

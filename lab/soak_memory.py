@@ -3,8 +3,8 @@
 A process leaks when its memory keeps growing through the steady part of the run fast
 enough to matter in practice:
 
-- the 95 % CI of its least-squares slope (autocorrelation-corrected, `lab.trend`) lies
-  wholly above the threshold, and
+- the 95 % CI of its least-squares slope (fitted to a dozen slice means, `lab.trend`)
+  lies wholly above the threshold, and
 - each half of the steady window grows faster than the threshold on its own, so one step
   (a cache filling once, a connection opened) is not a trend;
 
@@ -145,7 +145,7 @@ def judge(
     """`points` are (hours since the steady window began, bytes); None below 6 points."""
     if len(points) < 6:
         return None
-    fitted = trend.fit(points)
+    fitted = trend.fit_binned(points)
     middle = len(points) // 2
     halves = (trend.fit(points[:middle]), trend.fit(points[middle:]))
     if fitted is None or None in halves:

@@ -26,7 +26,7 @@ class Targets:
     n_plus_one_min_total_ms: float = 0.0
     soak_warmup_s: float = 120.0
     soak_min_steady_s: float = 300.0
-    leak_min_relative_per_hour: float = 0.10
+    leak_min_relative_per_hour: float = 0.25
     leak_min_bytes_per_hour: float = 1048576.0
     leak_horizon_h: float = 24.0
     latency_drift_max_ratio: float = 1.2

@@ -20,8 +20,16 @@ START_NS = T0_US * 1000
 LOOKUP = 'SELECT "c"."id" FROM "inventory_category" "c" WHERE "c"."id" = {}'
 
 
-def _run(root: Path, run_id: str, statements: int, *, seed: int = 1, requests: int = 20) -> Path:
-    """/inventory/ requests that each run `statements` statements (the last 5 % one more)."""
+def _run(
+    root: Path,
+    run_id: str,
+    statements: int,
+    *,
+    seed: int = 1,
+    requests: int = 20,
+    route: str = "/inventory/",
+) -> Path:
+    """`route` requests that each run `statements` statements (the last 5 % one more)."""
     run_dir = root / run_id
     write_meta(run_dir)
     rng = random.Random(seed)
@@ -33,7 +41,7 @@ def _run(root: Path, run_id: str, statements: int, *, seed: int = 1, requests: i
         calls = [DbCall(LOOKUP.format(n), 0.2) for n in range(statements + extra)]
         spans += trace_spans(
             f"{run_id}-{i}",
-            route="/inventory/",
+            route=route,
             start_ns=START_NS + i * 10**9,
             network_ms=1,
             app_ms=5,
@@ -85,11 +93,11 @@ def test_budget_checked_on_the_p95_of_statements_per_request(
 def test_default_budget_applies_to_routes_without_their_own(
     runs_root: Path, lab_cli: Callable[..., CliResult]
 ) -> None:
-    run_dir = _run(runs_root, "20260101-000000-load-def0", statements=12)
+    run_dir = _run(runs_root, "20260101-000000-load-def0", statements=12, route="/sales/")
     relaxed = ("--set", "page_p95_ms=600000", "--set", "n_plus_one_min_repeats=1000")
     result = lab_cli("report", run_dir.name, *relaxed, "--set", "statement_budgets.default=10")
     assert result.code == 1, result.out
-    assert "statements per request of /inventory/ is 12 at p95 (threshold 10" in result.out
+    assert "statements per request of /sales/ is 12 at p95 (threshold 10" in result.out
 
 
 def test_budgets_from_a_targets_file_and_bad_budgets(tmp_path: Path) -> None:
@@ -114,7 +122,10 @@ def test_compare_calls_6_to_56_statements_a_regression_whatever_latency_says(
     same = _run(runs_root, "20260101-020000-load-0007", statements=7)
     result = lab_cli("compare", base.name, worse.name, "--fail-on-regression", "10%")
     assert result.code == 1, result.out
-    assert f"{worse.name}: /inventory/ statements per request: REGRESSION: 6 -> 56" in result.out
+    assert (
+        f"{worse.name}: /inventory/ statements per request: REGRESSION: 6 -> 56 statements "
+        "(max 7 -> 57)"
+    ) in result.out
     assert "p95 change" in result.out
     assert "slower" not in result.out  # latency did not change; the statements did
     # One more statement per request is a change, not a regression.
@@ -122,3 +133,32 @@ def test_compare_calls_6_to_56_statements_a_regression_whatever_latency_says(
     assert result.code == 0, result.out
     assert "no significant regression" in result.out
     assert "/inventory/  20/20" in result.out
+
+
+def test_compare_a_cached_route_whose_hit_ratio_changed_is_no_regression(
+    runs_root: Path, lab_cli: Callable[..., CliResult]
+) -> None:
+    # Hits cost 3 statements, misses 8: mostly hits in A, mostly misses in B.
+    mostly_hits = _mixed_run(runs_root, "20260101-000000-load-4175", hits=8, misses=2)
+    mostly_misses = _mixed_run(runs_root, "20260101-010000-load-4155", hits=2, misses=8)
+    result = lab_cli("compare", mostly_hits.name, mostly_misses.name, "--fail-on-regression", "10%")
+    assert result.code == 0, result.out
+    (row,) = [line.split() for line in result.out.splitlines() if line.startswith("/inventory/ ")]
+    assert row == ["/inventory/", "10/10", "3", "8", "8", "8", "+5"], result.out
+
+
+def _mixed_run(root: Path, run_id: str, hits: int, misses: int) -> Path:
+    run_dir = _run(root, run_id, statements=3, requests=hits)
+    spans = []
+    for i in range(misses):
+        calls = [DbCall(LOOKUP.format(n), 0.2) for n in range(8)]
+        spans += trace_spans(
+            f"{run_id}-miss-{i}",
+            route="/inventory/",
+            start_ns=START_NS + (100 + i) * 10**9,
+            network_ms=1,
+            app_ms=5,
+            calls=calls,
+        )
+    write_spans(run_dir, spans, seq=1)
+    return run_dir

@@ -79,7 +79,8 @@ def _verdict(
 
 def _worker_slopes(text: str) -> list[float]:
     """MiB/h of each app worker line in a verdict."""
-    return [float(m.group(1)) for m in re.finditer(r"app worker pid \d+: ([+-][\d.]+) MiB/h", text)]
+    line = re.compile(r"^  app worker pid \d+: ([+-][\d.]+) MiB/h", re.MULTILINE)
+    return [float(m.group(1)) for m in line.finditer(text)]
 
 
 def test_leak_found_and_the_same_soak_without_it_passes(

@@ -24,7 +24,7 @@ class Targets:
     api_prefix: str = "/api/"
     n_plus_one_min_repeats: int = 5
     n_plus_one_min_total_ms: float = 0.0
-    soak_warmup_s: float = 120.0
+    soak_warmup_s: float = 240.0
     soak_min_steady_s: float = 300.0
     leak_min_relative_per_hour: float = 0.25
     leak_min_bytes_per_hour: float = 1048576.0

@@ -7,6 +7,7 @@ errors and PgBouncer wait, and a run too short to judge).
 
 from __future__ import annotations
 
+import math
 import random
 import time
 from collections.abc import Callable
@@ -75,6 +76,11 @@ def _healthy_series() -> dict[str, Callable[[float], float]]:
         # One step (a cache filled once) mid-run: the whole-run slope and its CI lie above a
         # 1 GiB limit's threshold, but each half is flat: not a leak.
         f'{WORKER}{{pid="104"}}': lambda h: 150 * MIB + (150 * MIB if h > 1.5 else 0),
+        # Swings of +-30 MiB (a garbage collector's rhythm) around a rise that, taken at face
+        # value, is above the threshold in both halves: its CI is not, so no verdict of leak.
+        f'{WORKER}{{pid="105"}}': lambda h: (
+            100 * MIB + 20 * MIB * h + 30 * MIB * math.sin(2 * math.pi * h / 0.6)
+        ),
         # The lab's own Prometheus grows during any run: shown, never a leak.
         'process_resident_memory_bytes{job="prometheus",instance="localhost:9090"}': lambda h: (
             100 * MIB + 50 * MIB * h
@@ -106,6 +112,7 @@ def test_planted_leak_and_drift_fail_with_slope_and_projection(
 ) -> None:
     start = _window_start()
     series = _healthy_series()
+    del series[f'{WORKER}{{pid="105"}}']  # the container's headroom is what this test sets
     series[f'{WORKER}{{pid="101"}}'] = lambda h: 200 * MIB + 30 * MIB * h
     locust = 'process_resident_memory_bytes{job="locust",instance="locust-master:9646"}'
     series[locust] = lambda h: 120 * MIB + 80 * MIB * h  # > 25 % of its size per hour
@@ -148,7 +155,7 @@ def test_healthy_soak_passes_both_ways(
     assert result.out.startswith(f"soak verdict for {run_dir.name}: PASS")
     assert "LEAK" not in result.out
     sut = _section(result.out, "memory, system under test")
-    assert len(sut) == 3, result.out
+    assert len(sut) == 4, result.out
     slow = next(line for line in sut if "pid 103" in line)
     # A real, significant slope (CI above zero) that is still no leak: under the threshold.
     lo = float(slow.split("95% CI ")[1].split(" to ")[0])
@@ -158,6 +165,11 @@ def test_healthy_soak_passes_both_ways(
     step_threshold = float(step.split("threshold ")[1].split(" MiB/h")[0])
     assert step_lo > step_threshold, step  # the whole-run CI alone would call it a leak
     assert "fills the" in step
+    swings = next(line for line in sut if "pid 105" in line)
+    threshold = float(swings.split("threshold ")[1].split(" MiB/h")[0])
+    halves = swings.split("halves ")[1].split(")")[0].split(", ")
+    assert all(float(h) > threshold for h in halves), swings
+    assert float(swings.split("95% CI ")[1].split(" to ")[0]) < threshold, swings
     infra = _section(result.out, "memory, lab infrastructure")
     assert len(infra) == 1
     assert "grows, but lab infrastructure does not decide" in infra[0]
@@ -188,11 +200,10 @@ def test_short_soak_is_too_short_to_judge_even_while_leaking(
     result = lab_cli("soak-verdict", run_dir.name, "--prometheus", url)
     assert result.code == 0, result.out + result.err
     assert result.out.startswith(f"soak verdict for {run_dir.name}: TOO SHORT TO JUDGE")
-    assert "120 s of steady load after the warm-up, 300 s needed" in result.out
+    assert "0 s of steady load after the warm-up, 300 s needed" in result.out
     assert "LEAK" not in result.out
-    # The same 4 minutes judged with a shorter minimum do show the leak.
-    judged = lab_cli(
-        "soak-verdict", run_dir.name, "--prometheus", url, "--set", "soak_min_steady_s=60"
-    )
+    # The same 4 minutes judged with a shorter warm-up and minimum do show the leak.
+    shorter = ("--set", "soak_warmup_s=60", "--set", "soak_min_steady_s=60")
+    judged = lab_cli("soak-verdict", run_dir.name, "--prometheus", url, *shorter)
     assert judged.code == 1, judged.out
     assert "pid 101" in next(line for line in judged.out.splitlines() if line.endswith("LEAK"))

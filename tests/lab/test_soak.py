@@ -150,9 +150,16 @@ def test_healthy_soak_passes_both_ways(
     start = _window_start()
     url = backfilled_prometheus(_openmetrics(start, _healthy_series())).url
     run_dir = _soak_run(runs_root, "20260101-000000-soak-f1a7", start)
+    # Locust's history: users ramp to 50 over the first 10 minutes (a slow spawn rate).
+    history = run_dir / "locust" / "stats_stats_history.csv"
+    history.parent.mkdir()
+    rows = [f"{start + t},{min(50, t // 12)},Aggregated" for t in range(0, 1200, 60)]
+    history.write_text("Timestamp,User Count,Name\n" + "\n".join(rows) + "\n")
     result = lab_cli("soak-verdict", run_dir.name, "--prometheus", url, "--memory-limit", "1GiB")
     assert result.code == 0, result.out + result.err
     assert result.out.startswith(f"soak verdict for {run_dir.name}: PASS")
+    assert "window: 600 s warm-up left out" in result.out
+    assert "note: warm-up: Locust reached 50 users after 600 s" in result.out
     assert "LEAK" not in result.out
     sut = _section(result.out, "memory, system under test")
     assert len(sut) == 4, result.out

@@ -93,11 +93,11 @@ def test_budget_checked_on_the_p95_of_statements_per_request(
 def test_default_budget_applies_to_routes_without_their_own(
     runs_root: Path, lab_cli: Callable[..., CliResult]
 ) -> None:
-    run_dir = _run(runs_root, "20260101-000000-load-def0", statements=12, route="/sales/")
+    run_dir = _run(runs_root, "20260101-000000-load-def0", statements=12, route="/reports/")
     relaxed = ("--set", "page_p95_ms=600000", "--set", "n_plus_one_min_repeats=1000")
     result = lab_cli("report", run_dir.name, *relaxed, "--set", "statement_budgets.default=10")
     assert result.code == 1, result.out
-    assert "statements per request of /sales/ is 12 at p95 (threshold 10" in result.out
+    assert "statements per request of /reports/ is 12 at p95 (threshold 10" in result.out
 
 
 def test_budgets_from_a_targets_file_and_bad_budgets(tmp_path: Path) -> None:
@@ -105,7 +105,7 @@ def test_budgets_from_a_targets_file_and_bad_budgets(tmp_path: Path) -> None:
     good.write_text('[statement_budgets]\n"/inventory/" = 8\ndefault = 30\n')
     targets = load_targets(file=good)
     assert targets.statement_budget("/inventory/") == 8
-    assert targets.statement_budget("/sales/") == 30
+    assert targets.statement_budget("/reports/") == 30
     for text in ('[statement_budgets]\n"/inventory/" = "many"\n', "[statement_budgets]\nx = 3\n"):
         bad = tmp_path / "bad.toml"
         bad.write_text(text)

@@ -214,3 +214,15 @@ def test_short_soak_is_too_short_to_judge_even_while_leaking(
     judged = lab_cli("soak-verdict", run_dir.name, "--prometheus", url, *shorter)
     assert judged.code == 1, judged.out
     assert "pid 101" in next(line for line in judged.out.splitlines() if line.endswith("LEAK"))
+
+
+def test_container_limits_from_compose_meta_and_the_command_line() -> None:
+    from lab.soak import container_limits
+
+    compose = container_limits({"mode": "compose"}, None)
+    assert compose["app"] == 1024 * MIB  # docker-compose.perf.yml: ${LAB_APP_MEM:-1g}
+    assert compose["redis"] == 320 * MIB
+    recorded = container_limits({"mode": "compose", "limits": {"app": {"memory": "2g"}}}, None)
+    assert recorded["app"] == 2048 * MIB  # meta.json (from .env) wins over Compose's default
+    assert container_limits({"mode": "local"}, None) == {}  # a local app's limit is unknown
+    assert container_limits({"mode": "local"}, "512MiB") == {"app": 512 * MIB}

@@ -150,6 +150,10 @@ ab: venv ## Is CANDIDATE (HEAD) slower than BASE (main)? REPEATS interleaved loc
 runs: venv ## List runs: profile, duration, requests, p95, verdict
 	$(VENV_PY) -m lab runs
 
+.PHONY: soak-proof
+soak-proof: bootstrap ## Proof of the soak verdict: 10-minute soaks at 20 users, with and without LAB_FAULTS=leak (~14 min)
+	LAB_SOAK_PROOF=1 $(VENV_PY) -m tests.harness -- $(VENV)/bin/pytest tests/lab/test_soak_runs.py -s -q -p no:cacheprovider
+
 .PHONY: soak-verdict
 soak-verdict: venv ## Memory slopes, latency/error/PgBouncer drift of RUN=<id> (PROMETHEUS=url)
 	@test -n "$(RUN)" || { echo "make soak-verdict: set RUN=<run id> (see make runs)" >&2; exit 2; }

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from lab import query_budget
 from lab.across_runs import ALPHA, AcrossRuns, adjust, compare_across_runs, spread_of
 from lab.errors import EXIT_BREACH, EXIT_OK, LabError
 from lab.machine_load import condition_differences
@@ -377,13 +378,20 @@ def run_compare(
     print(floor_line)
     found: list[str] = []
     unjudged: list[str] = []
-    for cand in sides[1:]:
+    base_statements = query_budget.load_runs(groups[0])
+    for cand, cand_dirs in zip(sides[1:], groups[1:], strict=True):
         rows = compare_sides(sides[0], cand, floor)
         print(render(sides[0], cand, rows, markdown))
         if threshold is not None:
             found += [f"{cand.name}: {r}" for r in regressions(rows, threshold)]
             if not judged_any(rows):
                 unjudged.append(cand.name)
+        # Statements per request: structural, not noisy, so a regression whatever latency
+        # says and even on a single pair of runs (lab.query_budget).
+        statements = query_budget.compare(base_statements, query_budget.load_runs(cand_dirs))
+        print(query_budget.render(statements, markdown))
+        if threshold is not None:
+            found += [f"{cand.name}: {r}" for r in query_budget.regressions(statements)]
     print(promql([s.run_id for s in samples]))
     if grafana_url:
         for cand in sides[1:]:

@@ -149,7 +149,8 @@ def render_html(r: Report) -> str:
     if r.breakdown:
         out.append(
             "<p class='note'>mean ms per traced request: "
-            "network+queue = Locust client span - server span; "
+            "network+queue = Locust client span - its server spans (a followed redirect has "
+            "two; by route each gets an equal share, by request name the whole request counts); "
             "database / Redis = their spans inside the server span; app = the rest. Bar: "
             "<span style='color:#1f77b4'>network</span> <span style='color:#d62728'>app</span> "
             "<span style='color:#2ca02c'>db</span> <span style='color:#ff7f0e'>redis</span></p>"
@@ -209,37 +210,8 @@ def render_html(r: Report) -> str:
             )
         )
 
-    out.append("<h2>N+1 findings</h2>")
-    out.append(
-        "<p class='note'>rule: within one server span, "
-        f"&ge; {r.targets.n_plus_one_min_repeats} sequential, "
-        f"non-overlapping database spans with the same normalised statement totalling "
-        f"&gt; {r.targets.n_plus_one_min_total_ms:g} ms</p>"
-    )
-    if r.n_plus_one:
-        rows = [
-            f"<tr><td>{_e(f.route)}</td><td><code>{_e(f.statement[:300])}</code></td>"
-            f"{_n(f.mean_repeats)}{_n(f.max_repeats, '{:d}')}"
-            f"<td>{f.requests_affected}/{f.requests_total}</td>"
-            f"{_n(f.mean_total_ms)}{_trace_cell(r, f.example_trace_id)}</tr>"
-            for f in r.n_plus_one
-        ]
-        out.append(
-            _table(
-                [
-                    "route",
-                    "statement",
-                    "mean repeats",
-                    "max",
-                    "requests",
-                    "ms each",
-                    "example trace",
-                ],
-                rows,
-            )
-        )
-    else:
-        out.append("<p>none found</p>")
+    out += _n_plus_one_section(r)
+    out += _statement_budget_section(r)
 
     out.append("<h2>Slowest requests</h2>")
     rows = [
@@ -303,3 +275,66 @@ def render_html(r: Report) -> str:
         out.append(f"<h2>Soak verdict</h2><pre>{_e(r.soak.text())}</pre>")
     out.append("</body></html>")
     return "\n".join(out)
+
+
+def _n_plus_one_section(r: Report) -> list[str]:
+    """N+1 findings by route and by request name, ordered by total time across the run."""
+    out = [
+        "<h2>N+1 findings</h2>",
+        "<p class='note'>rule: one normalised statement run "
+        f"&ge; {r.targets.n_plus_one_min_repeats} times in one server span, sequentially "
+        "(never overlapping), whatever the time"
+        + (
+            f" (and totalling &ge; {r.targets.n_plus_one_min_total_ms:g} ms)"
+            if r.targets.n_plus_one_min_total_ms > 0
+            else ""
+        )
+        + "; ordered by total time across the run</p>",
+    ]
+    if not r.n_plus_one:
+        return [*out, "<p>none found</p>"]
+    for label, findings in (("route", r.n_plus_one), ("request name", r.n_plus_one_by_name)):
+        if not findings:
+            continue
+        rows = [
+            f"<tr><td>{_e(f.route)}</td><td><code>{_e(f.statement[:300])}</code></td>"
+            f"<td>{_e(f.where())}</td>{_n(f.mean_repeats)}{_n(f.max_repeats, '{:d}')}"
+            f"{_n(f.mean_total_ms, '{:.2f}')}{_n(100 * f.share_of_time)}{_n(f.total_ms)}"
+            f"<td>{_e(f.fix or '-')}</td>{_trace_cell(r, f.example_trace_id)}</tr>"
+            for f in findings
+        ]
+        headers = [
+            label,
+            "statement (normalised)",
+            "where",
+            "repeats/req",
+            "max",
+            "ms/req",
+            "% of time",
+            "total ms",
+            "likely fix",
+            "example trace",
+        ]
+        out.append(_table(headers, rows))
+    return out
+
+
+def _statement_budget_section(r: Report) -> list[str]:
+    """Statements per traced request by route, against the budgets of targets.toml."""
+    if not r.statement_counts:
+        return []
+    rows = []
+    for c in r.statement_counts:
+        cls = " class='fail'" if c.breached else ""
+        budget = "-" if c.budget is None else str(c.budget)
+        verdict = "FAIL" if c.breached else ("pass" if c.budget is not None else "")
+        rows.append(
+            f"<tr{cls}><td>{_e(c.route)}</td>{_n(c.requests, '{:d}')}{_n(c.median, '{:g}')}"
+            f"{_n(c.p95, '{:d}')}{_n(c.max, '{:d}')}<td>{_e(budget)}</td><td>{verdict}</td></tr>"
+        )
+    return [
+        "<h2>Query budgets (statements per request)</h2>",
+        "<p class='note'>PostgreSQL statements per traced request of each server route; the "
+        "p95 must not exceed the route's budget ([statement_budgets] in targets.toml)</p>",
+        _table(["route", "traced", "median", "p95", "max", "budget", ""], rows),
+    ]

@@ -66,16 +66,8 @@ def render_markdown(r: Report) -> str:
                 f"| {_ms(b.db_query_p95_ms)} | {b.dominant} |"
             )
         lines.append("")
-    if r.n_plus_one:
-        lines += ["## N+1 findings", ""]
-        for f in r.n_plus_one:
-            lines.append(
-                f"- `{f.route}`: {f.mean_repeats:.0f}x (max {f.max_repeats}) "
-                f"`{f.statement[:160]}` in {f.requests_affected}/{f.requests_total} "
-                f"traced requests, {f.mean_total_ms:.1f} ms each; "
-                f"example trace `{f.example_trace_id}`"
-            )
-        lines.append("")
+    lines += _n_plus_one_lines(r)
+    lines += _statement_budget_lines(r)
     if r.prometheus:
         lines += ["## From Prometheus", ""]
         for p in r.prometheus:
@@ -87,3 +79,37 @@ def render_markdown(r: Report) -> str:
     if r.soak is not None:
         lines += ["## Soak verdict", "", r.soak.summary_line(), ""]
     return "\n".join(lines) + "\n"
+
+
+def _n_plus_one_lines(r: Report) -> list[str]:
+    if not r.n_plus_one:
+        return []
+    lines = ["## N+1 findings (by total time)", ""]
+    for label, findings in (("route", r.n_plus_one), ("request name", r.n_plus_one_by_name)):
+        for f in findings:
+            fix = f"; likely fix: {f.fix}" if f.fix else ""
+            lines.append(
+                f"- {label} `{f.route}`: `{f.statement[:160]}` {f.where()}, "
+                f"{f.mean_repeats:.0f}x per request (max {f.max_repeats}), "
+                f"{f.mean_total_ms:.1f} ms per request ({f.share_of_time:.0%} of its time), "
+                f"{f.total_ms:.0f} ms in all; example trace `{f.example_trace_id}`{fix}"
+            )
+    return [*lines, ""]
+
+
+def _statement_budget_lines(r: Report) -> list[str]:
+    budgeted = [c for c in r.statement_counts if c.budget is not None]
+    if not budgeted:
+        return []
+    lines = [
+        "## Query budgets (statements per traced request, p95)",
+        "",
+        "| route | traced | median | p95 | budget | ok |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for c in budgeted:
+        lines.append(
+            f"| {c.route} | {c.requests} | {c.median:g} | {c.p95} | {c.budget} "
+            f"| {'FAIL' if c.breached else 'pass'} |"
+        )
+    return [*lines, ""]

@@ -8,9 +8,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab import report_waterfalls, request_stats, span_stats, trace_coverage
+from lab import query_budget, report_waterfalls, request_stats, span_stats, trace_coverage
 from lab.errors import EXIT_BREACH, EXIT_OK, EXIT_UNTRUSTWORTHY
 from lab.health import Health, assess
+from lab.n_plus_one import NPlusOne, find_n_plus_one
 from lab.prometheus import Prometheus
 from lab.report_prometheus import PromFigure, figures
 from lab.rundata import open_run
@@ -40,7 +41,9 @@ class Report:
     db_spans: int
     db_p95_ms: float | None
     statements: list[span_stats.Statement]
-    n_plus_one: list[span_stats.NPlusOne]
+    n_plus_one: list[NPlusOne]
+    n_plus_one_by_name: list[NPlusOne]
+    statement_counts: list[query_budget.RouteStatements]
     prometheus: list[PromFigure] = field(default_factory=list)
     prometheus_note: str = ""
     jaeger_url: str | None = None
@@ -79,6 +82,11 @@ class Report:
                 f"database query p95 {self.db_p95_ms:.1f} ms "
                 f">= {self.targets.db_query_p95_ms:.0f} ms"
             )
+        found.extend(
+            f"statements per request of {c.route}: p95 {c.p95} > budget {c.budget}"
+            for c in self.statement_counts
+            if c.breached
+        )
         if self.soak is not None and not self.soak.passed:
             found.extend(f"soak: {p}" for p in self.soak.problems)
         return found
@@ -139,7 +147,9 @@ def build(
         db_spans=db_spans,
         db_p95_ms=db_p95,
         statements=span_stats.top_statements(con),
-        n_plus_one=span_stats.n_plus_one(con, targets),
+        n_plus_one=find_n_plus_one(con, targets),
+        n_plus_one_by_name=find_n_plus_one(con, targets, by="name"),
+        statement_counts=query_budget.per_route(con, targets),
         jaeger_url=jaeger_url,
     )
     report.waterfalls = report_waterfalls.collect(
@@ -203,6 +213,10 @@ def summary_json(report: Report) -> dict[str, Any]:
             "of": report.slowest_traced.slowest,
             "names": [asdict(n) for n in report.slowest_traced.names],
         },
+        "n_plus_one_by_name": [asdict(f) for f in report.n_plus_one_by_name],
+        "statements_per_request": [
+            {**asdict(c), "breached": c.breached} for c in report.statement_counts
+        ],
     }
 
 
@@ -244,5 +258,8 @@ def run_report(
         ):
             print(f"  - {line}")
         print(f"  {report.slowest_traced.line()}")
+        for counts in report.statement_counts:
+            if counts.breached:
+                print(counts.check_failed())
         print(f"report: {paths[0]}")
     return report.exit_code

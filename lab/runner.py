@@ -10,7 +10,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 
@@ -22,7 +22,7 @@ from lab.meta import REPO_ROOT, initial_meta, now_iso, read_env_files, write_met
 from lab.progress import format_line, read_latest
 from lab.runs_dir import new_run_id, write_atomic
 from lab.target_safety import check_target
-from lab.targets import RUN_TARGETS_NAME, Targets, load_targets
+from lab.targets import RUN_TARGETS_NAME, Targets, load_targets, to_toml
 
 PROFILES = ("smoke", "load", "stress", "spike", "soak")
 # Profile lengths of locustfiles/_shapes.py: the hard stop when --duration is not given.
@@ -132,24 +132,7 @@ def validate(opts: RunOptions) -> Targets:
 
 def targets_toml(targets: Targets) -> str:
     """The resolved targets as a TOML file for the run folder (so reports are reproducible)."""
-    sections: dict[str, list[str]] = {"targets": [], "n_plus_one": [], "soak": []}
-    for f in fields(Targets):
-        value = getattr(targets, f.name)
-        text = f'"{value}"' if isinstance(value, str) else repr(value)
-        if f.name.startswith("n_plus_one_"):
-            sections["n_plus_one"].append(f"{f.name.removeprefix('n_plus_one_')} = {text}")
-        elif f.name in {
-            "page_p95_ms",
-            "api_p95_ms",
-            "db_query_p95_ms",
-            "failure_ratio",
-            "api_prefix",
-        }:
-            sections["targets"].append(f"{f.name} = {text}")
-        else:
-            sections["soak"].append(f"{f.name} = {text}")
-    body = "\n\n".join(f"[{name}]\n" + "\n".join(lines) for name, lines in sections.items())
-    return "# Targets this run was judged against (written by lab run).\n\n" + body + "\n"
+    return to_toml(targets)
 
 
 def locust_program() -> str:

@@ -3,7 +3,10 @@
 Each database or Redis span is attributed to the SERVER span of the same trace
 whose interval contains it, so spans nested under intermediate INTERNAL spans
 still count. Network and queueing time is the Locust CLIENT span (the server
-span's parent) minus the server span.
+span's parent) minus the sum of ALL its server spans: a request that follows a
+redirect (the login POST, then `GET /dashboard/`) has two. By route, each server
+span counts only its own time (plus an equal share of its client's network and
+queueing, one round trip each); by request name, the whole client request counts.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ from dataclasses import dataclass
 import duckdb
 
 from lab.sqlnorm import normalise_sql_expression
-from lab.targets import Targets
 
 NORMALISED_STATEMENT = normalise_sql_expression("coalesce(c.db_statement, c.name)")
 
@@ -42,7 +44,11 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
     )
     con.execute(
         """CREATE OR REPLACE TEMP TABLE per_request AS
-           WITH agg AS (
+           WITH siblings AS (
+             -- Server spans under one client span (a redirect followed makes two or more).
+             SELECT trace_id, parent_span_id, count(*) AS n, sum(e - s) AS ns
+             FROM servers GROUP BY trace_id, parent_span_id),
+           agg AS (
              SELECT server_id,
                     sum(e - s) FILTER (WHERE db_system = 'postgresql') AS db_ns,
                     count(*) FILTER (WHERE db_system = 'postgresql') AS db_n,
@@ -53,13 +59,31 @@ def prepare(con: duckdb.DuckDBPyConnection) -> None:
                   -- The name the load test gave the request (Locust's client span), which
                   -- tells a search from a browse that share one server route.
                   json_extract_string(cl.attributes, '$."lab.request_name"') AS request_name,
+                  cl.span_id AS client_id,
                   cl.end_unix_ns - cl.start_unix_ns AS client_ns,
+                  -- This server span's share of its client's network and queueing time.
+                  CASE WHEN cl.span_id IS NOT NULL THEN
+                       greatest(cl.end_unix_ns - cl.start_unix_ns - sib.ns, 0) / sib.n
+                  END AS network_ns,
                   coalesce(agg.db_ns, 0) AS db_ns, coalesce(agg.db_n, 0) AS db_n,
                   coalesce(agg.redis_ns, 0) AS redis_ns, coalesce(agg.redis_n, 0) AS redis_n
            FROM servers sv
            LEFT JOIN agg ON agg.server_id = sv.span_id
+           LEFT JOIN siblings sib ON sib.trace_id = sv.trace_id
+                                 AND sib.parent_span_id IS NOT DISTINCT FROM sv.parent_span_id
            LEFT JOIN spans cl ON cl.span_id = sv.parent_span_id AND cl.trace_id = sv.trace_id
                              AND cl.kind = 'CLIENT'"""
+    )
+    con.execute(
+        """CREATE OR REPLACE TEMP TABLE per_client AS
+           -- One row per load-test request (client span): the whole request, redirects included.
+           SELECT client_id AS span_id, any_value(trace_id) AS trace_id,
+                  any_value(request_name) AS request_name, any_value(client_ns) AS client_ns,
+                  sum(server_ns) AS server_ns, sum(network_ns) AS network_ns,
+                  sum(db_ns) AS db_ns, sum(db_n) AS db_n,
+                  sum(redis_ns) AS redis_ns, sum(redis_n) AS redis_n,
+                  list(span_id) AS server_ids, list(DISTINCT route ORDER BY route) AS routes
+           FROM per_request WHERE client_id IS NOT NULL GROUP BY client_id"""
     )
 
 
@@ -93,23 +117,27 @@ class Breakdown:
         return max(parts, key=lambda k: parts[k])
 
 
-BREAKDOWN_KEYS = {"route": "route", "name": "request_name"}
+BREAKDOWN_TABLES = {"route": ("per_request", "route"), "name": ("per_client", "request_name")}
 
 
 def breakdown(con: duckdb.DuckDBPyConnection, by: str = "route") -> list[Breakdown]:
     """Mean time per request in each part, by server route or by the load test's request name.
 
-    By name, only requests whose Locust client span was archived count (`Breakdown.route`
-    then holds the name).
+    By route, a row is one server span and holds only that span's own time. By name, a row is
+    one Locust request (client span) with all its server spans, so a login POST that follows
+    its redirect counts the dashboard too; only requests whose client span was archived count
+    (`Breakdown.route` then holds the name).
     """
-    column = BREAKDOWN_KEYS[by]
+    table, column = BREAKDOWN_TABLES[by]
+    servers_of = "[keyed.span_id]" if by == "route" else "keyed.server_ids"
     rows = con.execute(
-        f"""WITH keyed AS (SELECT {column} AS k, * FROM per_request WHERE {column} IS NOT NULL),
+        f"""WITH keyed AS (SELECT {column} AS k, * FROM {table} WHERE {column} IS NOT NULL),
                 db AS (SELECT keyed.k, quantile_cont(c.e - c.s, 0.95) / 1e6 AS p95
-                       FROM children c JOIN keyed ON c.server_id = keyed.span_id
+                       FROM keyed, unnest({servers_of}) AS u(server_id)
+                       JOIN children c ON c.server_id = u.server_id
                        WHERE c.db_system = 'postgresql' GROUP BY keyed.k)
            SELECT keyed.k, count(*), quantile_cont(server_ns, 0.95) / 1e6,
-                  avg(greatest(client_ns - server_ns, 0)) / 1e6,
+                  avg(network_ns) / 1e6,
                   avg(greatest(server_ns - db_ns - redis_ns, 0)) / 1e6,
                   avg(db_ns) / 1e6, avg(redis_ns) / 1e6, avg(db_n), any_value(db.p95)
            FROM keyed LEFT JOIN db ON db.k = keyed.k
@@ -159,50 +187,4 @@ def top_statements(con: duckdb.DuckDBPyConnection, limit: int = 15) -> list[Stat
     ).fetchall()
     return [
         Statement(r[0], int(r[1]), float(r[2]), float(r[3]), float(r[4]), list(r[5])) for r in rows
-    ]
-
-
-@dataclass(frozen=True)
-class NPlusOne:
-    route: str
-    statement: str
-    requests_affected: int
-    requests_total: int
-    mean_repeats: float
-    max_repeats: int
-    mean_total_ms: float
-    example_trace_id: str
-
-
-def n_plus_one(con: duckdb.DuckDBPyConnection, targets: Targets) -> list[NPlusOne]:
-    """Sentry's rule, loop-aware: within one server span, >= N sequential (non-overlapping)
-    database spans with the same normalised statement whose durations sum above a threshold.
-
-    Sentry only counts back-to-back repeats; a Django template that touches
-    `item.category` and `item.branch` per row interleaves two statements, so here the
-    repeats of each statement are counted across the request, as long as none of
-    them overlap (overlapping queries run in parallel: not a loop).
-    """
-    min_total_ns = int(targets.n_plus_one_min_total_ms * 1e6)
-    rows = con.execute(
-        f"""WITH d AS (
-              SELECT server_id, route, trace_id, stmt, s, e,
-                     lag(e) OVER (PARTITION BY server_id, stmt ORDER BY s) AS prev_e
-              FROM children WHERE db_system = 'postgresql'),
-            seqs AS (
-              SELECT server_id, route, trace_id, stmt, count(*) AS n, sum(e - s) AS total
-              FROM d GROUP BY server_id, route, trace_id, stmt
-              HAVING count(*) >= {int(targets.n_plus_one_min_repeats)}
-                 AND sum(e - s) > {min_total_ns}
-                 AND count(*) FILTER (WHERE s < prev_e) = 0),
-            per_route AS (SELECT route, count(*) AS route_requests FROM servers GROUP BY route)
-           SELECT seqs.route, stmt, count(DISTINCT server_id), any_value(per_route.route_requests),
-                  avg(n), max(n), avg(total) / 1e6, arg_max(trace_id, total)
-           FROM seqs JOIN per_route ON per_route.route = seqs.route
-           GROUP BY seqs.route, stmt
-           ORDER BY count(DISTINCT server_id) * avg(total) DESC"""  # noqa: S608
-    ).fetchall()
-    return [
-        NPlusOne(r[0], r[1], int(r[2]), int(r[3]), float(r[4]), int(r[5]), float(r[6]), r[7])
-        for r in rows
     ]

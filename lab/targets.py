@@ -11,6 +11,8 @@ from lab.errors import LabError
 
 DEFAULT_TARGETS_FILE = Path(__file__).with_name("targets.toml")
 RUN_TARGETS_NAME = "targets.toml"
+BUDGETS_SECTION = "statement_budgets"
+DEFAULT_BUDGET_KEY = "default"
 
 
 @dataclass(frozen=True)
@@ -21,12 +23,22 @@ class Targets:
     failure_ratio: float = 0.01
     api_prefix: str = "/api/"
     n_plus_one_min_repeats: int = 5
-    n_plus_one_min_total_ms: float = 50.0
-    leak_min_relative_per_hour: float = 0.02
+    n_plus_one_min_total_ms: float = 0.0
+    soak_warmup_s: float = 240.0
+    soak_min_steady_s: float = 300.0
+    leak_min_relative_per_hour: float = 0.25
     leak_min_bytes_per_hour: float = 1048576.0
+    leak_horizon_h: float = 24.0
     latency_drift_max_ratio: float = 1.2
     error_drift_max_points: float = 0.01
     pgbouncer_wait_drift_max_s: float = 0.05
+    # (route, max p95 statements per traced request); route "default" applies to the rest.
+    statement_budgets: tuple[tuple[str, int], ...] = ()
+
+    def statement_budget(self, route: str) -> int | None:
+        """The statements-per-request budget of a server route, or the default, or None."""
+        budgets = dict(self.statement_budgets)
+        return budgets.get(route, budgets.get(DEFAULT_BUDGET_KEY))
 
     def p95_target_ms(self, name: str) -> float:
         """API names have the API target; everything else is a page."""
@@ -39,14 +51,36 @@ class Targets:
 _SECTION_PREFIX = {"targets": "", "n_plus_one": "n_plus_one_", "soak": ""}
 
 
+def _budget(route: str, value: Any, source: object) -> tuple[str, int]:
+    try:
+        budget = int(value)
+    except (TypeError, ValueError) as exc:
+        raise LabError(f"{source}: statement budget of {route!r} is not a whole number") from exc
+    if budget < 0 or (route != DEFAULT_BUDGET_KEY and not route.startswith("/")):
+        raise LabError(
+            f"{source}: statement budget {route!r} = {value!r}: expected a route starting "
+            f"with / (or {DEFAULT_BUDGET_KEY!r}) and a count >= 0"
+        )
+    return route, budget
+
+
+def _with_budgets(targets: Targets, budgets: dict[str, int]) -> Targets:
+    merged = dict(targets.statement_budgets) | budgets
+    return replace(targets, statement_budgets=tuple(sorted(merged.items())))
+
+
 def _flatten(document: dict[str, Any], source: Path) -> dict[str, Any]:
-    known = {f.name for f in fields(Targets)}
+    known = {f.name for f in fields(Targets)} - {BUDGETS_SECTION}
     flat: dict[str, Any] = {}
     for section, values in document.items():
+        if section == BUDGETS_SECTION and isinstance(values, dict):
+            flat[BUDGETS_SECTION] = dict(_budget(k, v, source) for k, v in values.items())
+            continue
         prefix = _SECTION_PREFIX.get(section)
         if prefix is None or not isinstance(values, dict):
             raise LabError(
-                f"{source}: unknown section [{section}] (expected targets, n_plus_one, soak)"
+                f"{source}: unknown section [{section}] "
+                f"(expected targets, n_plus_one, soak, {BUDGETS_SECTION})"
             )
         for key, value in values.items():
             name = prefix + key
@@ -80,10 +114,39 @@ def load_targets(
         except (OSError, tomllib.TOMLDecodeError) as exc:
             raise LabError(f"cannot read targets file {source}: {exc}") from exc
         flat = _flatten(document, source)
+        targets = _with_budgets(targets, flat.pop(BUDGETS_SECTION, {}))
         targets = replace(targets, **{k: _coerce(k, v) for k, v in flat.items()})
     for item in overrides or []:
         key, sep, value = item.partition("=")
-        if not sep or key not in {f.name for f in fields(Targets)}:
+        if sep and key.startswith(BUDGETS_SECTION + "."):
+            route = key[len(BUDGETS_SECTION) + 1 :]
+            targets = _with_budgets(targets, dict([_budget(route, value, f"--set {item!r}")]))
+            continue
+        if not sep or key not in {f.name for f in fields(Targets)} - {BUDGETS_SECTION}:
             raise LabError(f"--set {item!r}: expected KEY=VALUE with KEY one of the targets")
         targets = replace(targets, **{key: _coerce(key, value)})
     return targets
+
+
+def to_toml(targets: Targets) -> str:
+    """The resolved targets as a TOML file (`lab run` writes it into the run folder)."""
+    sections: dict[str, list[str]] = {"targets": [], "n_plus_one": [], "soak": []}
+    for f in fields(Targets):
+        if f.name == BUDGETS_SECTION:
+            continue
+        value = getattr(targets, f.name)
+        text = f'"{value}"' if isinstance(value, str) else repr(value)
+        if f.name.startswith("n_plus_one_"):
+            sections["n_plus_one"].append(f"{f.name.removeprefix('n_plus_one_')} = {text}")
+        elif f.name in _TARGETS_SECTION_KEYS:
+            sections["targets"].append(f"{f.name} = {text}")
+        else:
+            sections["soak"].append(f"{f.name} = {text}")
+    sections[BUDGETS_SECTION] = [f'"{route}" = {n}' for route, n in targets.statement_budgets]
+    body = "\n\n".join(f"[{name}]\n" + "\n".join(lines) for name, lines in sections.items())
+    return "# Targets this run was judged against (written by lab run).\n\n" + body + "\n"
+
+
+_TARGETS_SECTION_KEYS = frozenset(
+    {"page_p95_ms", "api_p95_ms", "db_query_p95_ms", "failure_ratio", "api_prefix"}
+)

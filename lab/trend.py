@@ -1,4 +1,14 @@
-"""Least-squares trend with a confidence interval, standard library only."""
+"""Least-squares trend with a confidence interval, standard library only.
+
+Samples of a slowly varying gauge (a process's memory, scraped every few seconds and
+refreshed less often) are autocorrelated: each point repeats much of the previous one, so a
+CI that treats hundreds of them as independent comes out far too narrow. `fit_binned`
+therefore fits the means of a dozen equal time slices (each a summary of many samples,
+nearly independent of the next one) and takes the CI from those, with their degrees of
+freedom. (A lag-1 autocorrelation correction of the raw fit was tried first: a leak that
+grows in bursts leaves smooth residuals, their autocorrelation is near 1, and the CI became
+infinite for a leak of 300 MiB/h.)
+"""
 
 from __future__ import annotations
 
@@ -26,6 +36,7 @@ _T975 = {
     60: 2.00,
     120: 1.98,
 }
+SLICES = 12
 
 
 def t_quantile_975(dof: int) -> float:
@@ -66,3 +77,25 @@ def fit(points: Sequence[tuple[float, float]]) -> Trend | None:
     residual = sum((y - intercept - slope * x) ** 2 for x, y in points)
     stderr = math.sqrt(residual / (n - 2) / sxx)
     return Trend(slope, intercept, stderr, n)
+
+
+def slice_means(
+    points: Sequence[tuple[float, float]], slices: int = SLICES
+) -> list[tuple[float, float]]:
+    """(mean x, mean y) of each of `slices` equal spans of x that hold points."""
+    if not points:
+        return []
+    lo, hi = min(x for x, _ in points), max(x for x, _ in points)
+    width = (hi - lo) / slices or 1.0
+    groups: dict[int, list[tuple[float, float]]] = {}
+    for x, y in points:
+        groups.setdefault(min(int((x - lo) / width), slices - 1), []).append((x, y))
+    return [
+        (sum(x for x, _ in g) / len(g), sum(y for _, y in g) / len(g))
+        for _, g in sorted(groups.items())
+    ]
+
+
+def fit_binned(points: Sequence[tuple[float, float]], slices: int = SLICES) -> Trend | None:
+    """`fit` over the slice means: the slope of the data, a CI honest for a gauge."""
+    return fit(slice_means(points, slices))

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from lab.errors import LabError
 from lab.meta import images_and_limits, initial_meta, write_meta
 from lab.runner import _Processes, parse_duration, targets_toml
 from lab.runs_dir import RUN_ID_PATTERN, new_run_id
+from lab.target_safety import check_target
 from lab.targets import Targets, load_targets
 
 
@@ -40,9 +42,16 @@ def test_parse_duration(text: str, seconds: int) -> None:
 
 
 def test_targets_file_round_trip(tmp_path: Path) -> None:
-    custom = Targets(api_p95_ms=300.0, n_plus_one_min_repeats=7, latency_drift_max_ratio=1.5)
+    custom = replace(
+        load_targets(),  # the shipped file's budgets included
+        api_p95_ms=300.0,
+        n_plus_one_min_repeats=7,
+        latency_drift_max_ratio=1.5,
+        statement_budgets=tuple(sorted((*load_targets().statement_budgets, ("/zz-extra/", 3)))),
+    )
     (tmp_path / "targets.toml").write_text(targets_toml(custom))
     assert load_targets(tmp_path) == custom
+    assert load_targets(tmp_path).statement_budget("/zz-extra/") == 3
     assert load_targets(tmp_path, overrides=["page_p95_ms=1500"]).page_p95_ms == 1500.0
 
 

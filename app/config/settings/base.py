@@ -63,6 +63,8 @@ MIDDLEWARE = [
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "jewelry.core.tenancy.TenantMiddleware",
+    # Inert unless LAB_FAULTS contains `leak` (the planted memory leak soak verdicts must find).
+    "jewelry.core.response_memo.ResponseMemoMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

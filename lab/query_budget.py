@@ -15,7 +15,6 @@ stays put, so the maximum must rise too.
 from __future__ import annotations
 
 import statistics
-
 from dataclasses import dataclass
 from pathlib import Path
 

@@ -18,8 +18,7 @@ from lab.errors import LabError
 from lab.meta import images_and_limits, initial_meta, write_meta
 from lab.runner import _Processes, parse_duration, targets_toml
 from lab.runs_dir import RUN_ID_PATTERN, new_run_id
-from lab.target_safety import check_target
-from lab.targets import Targets, load_targets
+from lab.targets import load_targets
 
 
 def test_run_id_format() -> None:

@@ -13,8 +13,8 @@ import pytest
 from tests.harness.browser import Browser
 from tests.harness.live_app import LiveApp
 from tests.lab.test_end_to_end import (  # noqa: F401 - archive_url is a fixture
-    _inventory_findings,
     _lab,
+    _related_lookups,
     _run_and_report,
     archive_url,
 )
@@ -68,8 +68,8 @@ def test_a_real_runs_trace_opens_in_the_report_lab_trace_and_the_jaeger_api(
     tmp_path: Path,
 ) -> None:
     otlp = {"OTEL_EXPORTER_OTLP_ENDPOINT": archive_url, "OTEL_BSP_SCHEDULE_DELAY": "200"}
-    digest = _run_and_report(runs_dir, live_apps(LAB_FAULTS="n_plus_one", **otlp), otlp)
-    findings = _inventory_findings(digest)
+    digest, _ = _run_and_report(runs_dir, live_apps(LAB_FAULTS="n_plus_one", **otlp), otlp)
+    findings = list(_related_lookups(digest["n_plus_one"], "/inventory/").values())
     assert findings, json.dumps(digest["n_plus_one"], indent=1)
     trace_id = findings[0]["example_trace_id"]
     run_id = digest["run_id"]

@@ -41,9 +41,15 @@ def test_passwords_mix_in_the_install_secret(run_seed: Callable, runs_dir: Path)
     assert logs_in(mixed[0])
     ok(run_seed(*TINY, env=install))  # same install: nothing to do, the same passwords
     assert accounts(runs_dir) == mixed
-    # What anybody can recompute from the repository (no secret) is not a login here.
-    ok(run_seed(*TINY, env={"LAB_ACCOUNTS_SECRET": ""}))
+    # Another secret never gets a credentials file whose passwords do not log in.
+    refused = run_seed(*TINY, env={"LAB_ACCOUNTS_SECRET": "another-install"})
+    assert refused.returncode != 0
+    assert "LAB_ACCOUNTS_SECRET" in refused.stderr
+    assert accounts(runs_dir) == mixed
+    # What anybody can recompute from the repository (no secret) differs for every account.
+    ok(run_seed(*TINY, "--replace", env={"LAB_ACCOUNTS_SECRET": ""}))
     public = accounts(runs_dir)
     assert [a["email"] for a in public] == [a["email"] for a in mixed]
     assert all(p["password"] != m["password"] for p, m in zip(public, mixed, strict=True))
-    assert not logs_in(public[0])
+    assert logs_in(public[0])
+    assert not logs_in(mixed[0])

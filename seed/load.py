@@ -98,7 +98,7 @@ def seed(request: SeedRequest) -> int:
             lock(cursor)
             state = read_state(cursor)
             _refuse_foreign(state, request.force)
-            if state.lab_slugs and _same_seeding(cursor, state, plans, request):
+            if state.lab_slugs and _same_seeding(cursor, state, plans, request, generator):
                 credentials = _already_seeded(state, plans, generator, request)
             else:
                 if state.lab_slugs:  # from other parameters: --replace was given
@@ -117,22 +117,30 @@ def seed(request: SeedRequest) -> int:
 
 
 def _same_seeding(
-    cursor: object, state: DatabaseState, plans: list[TenantPlan], request: SeedRequest
+    cursor: object,
+    state: DatabaseState,
+    plans: list[TenantPlan],
+    request: SeedRequest,
+    generator: TenantGenerator,
 ) -> bool:
     """True when the lab data is this request's; refuses other lab data unless --replace."""
     found = lab_counts(cursor)
     wanted = expected_counts(request.scale)
-    if state.lab_slugs == [plan.slug for plan in plans] and found == wanted:
-        return True
-    differences = ", ".join(
-        f"{key} {found[key]:,} (asked {wanted[key]:,})"
-        for key in wanted
-        if found[key] != wanted[key]
-    )
-    differences = differences or "other tenants (another --random-seed or --tenants)"
-    named = [name for name, scale in SCALES.items() if expected_counts(scale) == found]
-    if named:  # so `make lab-up` can say which scale keeps the data
-        differences += f"; that is scale {named[0]!r}"
+    same_tenants = state.lab_slugs == [plan.slug for plan in plans]
+    if same_tenants and found == wanted:
+        if _passwords_match(cursor, generator, plans[0], state.lab_tenant_ids[0]):
+            return True
+        differences = "account passwords from another LAB_ACCOUNTS_SECRET"
+    else:
+        differences = ", ".join(
+            f"{key} {found[key]:,} (asked {wanted[key]:,})"
+            for key in wanted
+            if found[key] != wanted[key]
+        )
+        differences = differences or "other tenants (another --random-seed or --tenants)"
+        named = [name for name, scale in SCALES.items() if expected_counts(scale) == found]
+        if named:  # so `make lab-up` can say which scale keeps the data
+            differences += f"; that is scale {named[0]!r}"
     if not request.replace:
         raise SeedError(
             f"the database already holds different lab data ({differences}): "
@@ -140,6 +148,22 @@ def _same_seeding(
         )
     log(f"replacing the lab data ({differences})")
     return False
+
+
+def _passwords_match(
+    cursor: object, generator: TenantGenerator, plan: TenantPlan, tenant_id: int
+) -> bool:
+    """Does the stored hash of the first lab account accept the password this install makes?
+
+    The passwords mix in the install's secret (LAB_ACCOUNTS_SECRET): data seeded under
+    another secret must not get a credentials file whose passwords do not log in.
+    """
+    from django.contrib.auth.hashers import check_password
+
+    first = generator.credentials(plan, tenant_id)[0]
+    cursor.execute("SELECT password FROM tenants_user WHERE email = %s", [first.email])  # type: ignore[attr-defined]
+    row = cursor.fetchone()  # type: ignore[attr-defined]
+    return row is not None and check_password(first.password, row[0])
 
 
 def _already_seeded(

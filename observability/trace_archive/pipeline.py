@@ -1,8 +1,8 @@
 """Bounded span queue and the single flusher thread that turns requests into Parquet parts.
 
-Senders never wait on disk: the HTTP handler offers a validated request body and gets an
+Senders never wait on disk: the HTTP handler offers a decoded request and gets an
 immediate yes/no. Capacity is counted twice, in spans and in bytes of protobuf, and covers
-both queued bodies and rows buffered for the next part, so a stuck disk or a flood of large
+both queued requests and rows buffered for the next part, so a stuck disk or a flood of large
 spans turns into retryable 503s instead of unbounded memory. A queued request is weighed by
 the size of its protobuf encoding, which its parsed form follows closely.
 

@@ -126,7 +126,7 @@ def test_compare_calls_6_to_56_statements_a_regression_whatever_latency_says(
         f"{worse.name}: /inventory/ statements per request: REGRESSION: 6 -> 56 statements "
         "(max 7 -> 57)"
     ) in result.out
-    assert "p95 change" in result.out
+    assert "p95 verdict" in result.out
     assert "slower" not in result.out  # latency did not change; the statements did
     # One more statement per request is a change, not a regression.
     result = lab_cli("compare", base.name, same.name, "--fail-on-regression", "10%")

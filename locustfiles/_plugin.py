@@ -57,8 +57,6 @@ HEALTH_POLL_S = 1.0
 # A worker's own user count reaches the master with its stats, every WORKER_REPORT_INTERVAL
 # seconds: a report older than this is a worker that stopped talking.
 REPORT_STALE_S = 2 * WORKER_REPORT_INTERVAL + 2.0
-# After a ramp, wait this long before comparing users with the plan (reports lag).
-SETTLE_S = WORKER_REPORT_INTERVAL + 2.0
 
 
 class LabPlugin:
@@ -93,7 +91,7 @@ class LabPlugin:
         self.load_started_at: float | None = None  # time.monotonic() of test_start
         self.load_stopped_at: float | None = None
         self.planned_s: float | None = None
-        self._settled_since: float | None = None
+        self._running_since: float | None = None  # time.time() the last ramp ended
         self._finished = False
 
     # --- init -------------------------------------------------------------------------------
@@ -155,14 +153,14 @@ class LabPlugin:
 
         gevent.signal_handler(signal.SIGTERM, interrupt)
 
-    def _open_run(self, settings: LabSettings) -> None:
+    def _open_run(self, settings: LabSettings, common: CommonOptions | None = None) -> None:
         """The run's folder and events.jsonl: at init for `lab run`, at test start for the UI."""
         self.settings = settings
         settings.run_dir.mkdir(parents=True, exist_ok=True)
         self.events_log = EventLog(settings.events_file)
         LabShape.targets = load_run_targets(settings.run_dir)
         LabShape.on_breaking_point = self.on_breaking_point
-        stages = resolve_stages(settings, LabShape.launch_options)
+        stages = resolve_stages(settings, common or LabShape.launch_options)
         logger.info(
             "lab run %s: profile %s, peak %d users, %d s, results in %s",
             settings.run_id,
@@ -254,7 +252,7 @@ class LabPlugin:
             options.lab_run_id = new_run_id(str(getattr(options, "lab_profile", "smoke")))
             settings = settings_from_options(options)  # shipped to workers with the spawn
             self._write_ui_meta(settings, options)
-            self._open_run(settings)
+            self._open_run(settings, CommonOptions.from_options(options))
         assert self.settings is not None
         assert self.events_log is not None
         shape = environment.shape_class
@@ -399,13 +397,28 @@ class LabPlugin:
                 self.cpu_warned.add(node.id)
                 self.events_log.write("cpu_warning", worker=node.id, cpu_percent=node.cpu_usage)
 
-    def users_running(self) -> tuple[int, int]:
-        """(users running, users that gave up signing in): each worker's own counts (a worker
-        Locust marked missing still runs its users), or the local runner's."""
+    def users_running(self, since: float) -> tuple[int, int] | None:
+        """(users running, users that gave up signing in) after the ramp that ended at `since`
+        (time.time()), or None while a worker has not reported since then.
+
+        Each worker's own counts (a worker Locust marked missing still runs its users); a
+        worker silent for REPORT_STALE_S runs none (it died). Local runner: its own counts.
+        """
         if not self.is_master:
             return int(self.runner.user_count), LabUser.gave_up
-        fresh = [v for v in self.workers_users.values() if v[0] >= time.time() - REPORT_STALE_S]
-        return sum(v[1] for v in fresh), sum(v[2] for v in fresh)
+        now = time.time()
+        running = gave_up = 0
+        for worker in set(self.runner.clients.keys()) | set(self.workers_users):
+            at, users, stopped = self.workers_users.get(worker, (0.0, 0, 0))
+            if now - at > REPORT_STALE_S:
+                if now - since < REPORT_STALE_S:
+                    return None  # maybe slow, maybe dead: too early to say
+                continue  # silent for too long: no users
+            if at < since:
+                return None  # its counts predate the ramp
+            running += users
+            gave_up += stopped
+        return running, gave_up
 
     def planned_users(self) -> int | None:
         shape = self.environment.shape_class
@@ -418,21 +431,24 @@ class LabPlugin:
         assert self.events_log is not None
         if self.load_started_at is None or self.load_stopped_at is not None:
             return
-        now = time.monotonic()
-        if self.runner.state == STATE_RUNNING:
-            if self._settled_since is None:
-                self._settled_since = now
-        else:
-            self._settled_since = None
-        settled = self._settled_since is not None and now - self._settled_since >= SETTLE_S
+        now = time.time()
+        if self.runner.state != STATE_RUNNING:
+            self._running_since = None  # a ramp: users differ from the plan on purpose
+        elif self._running_since is None:
+            self._running_since = now
+        counts = None if self._running_since is None else self.users_running(self._running_since)
         before = self.load_plan.open
-        running, gave_up = self.users_running()
+        if counts is None:
+            self.load_plan.sample(now, self.planned_users(), 0, settled=False)
+            self._write_closed_windows()
+            return
+        running, gave_up = counts
         if gave_up > self.users_gave_up:
             self.users_gave_up = gave_up
             self.events_log.write("users_gave_up", users=gave_up, reason="could not sign in")
         # A user that gave up signing in is the app's doing (its failures are counted), not
         # load the generator failed to drive.
-        self.load_plan.sample(time.time(), self.planned_users(), running + gave_up, settled)
+        self.load_plan.sample(now, self.planned_users(), running + gave_up, settled=True)
         if before is None and self.load_plan.open is not None:
             window = self.load_plan.open
             logger.warning(

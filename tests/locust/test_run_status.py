@@ -66,7 +66,7 @@ def test_a_dead_worker_does_not_end_the_run(live_apps, runs_dir: Path) -> None:
     env = lab_run_env(runs_dir, LAB_HEARTBEAT_LIVENESS="3")
     lab = lab_run(runs_dir, "--profile", "smoke", "--local", "--workers", "2",
                   "--scenario", "InventoryManagementWorkflow", "--users", "4",
-                  "--spawn-rate", "4", "--duration", "24s", "--target", app.url, *RELAXED,
+                  "--spawn-rate", "4", "--duration", "30s", "--target", app.url, *RELAXED,
                   env=env)  # fmt: skip
     try:
         wait_for(

@@ -5,6 +5,8 @@ A dead worker: tests/locust/test_run_status.py (through `lab run`).
 
 from __future__ import annotations
 
+import os
+import signal
 import urllib.request
 from pathlib import Path
 
@@ -25,7 +27,9 @@ from tests.locust.conftest import (
 pytestmark = [pytest.mark.slow]
 
 
-def start_cluster(app_url: str, runs_dir: Path, run_id: str, duration: str, tmp_path: Path):
+def start_cluster(
+    app_url: str, runs_dir: Path, run_id: str, duration: str, tmp_path: Path, **extra: str
+):
     run_dir = runs_dir / run_id
     (run_dir / "locust").mkdir(parents=True)
     lines = "".join(f"{key} = {value}\n" for key, value in RELAXED_TARGETS.items())
@@ -38,6 +42,7 @@ def start_cluster(app_url: str, runs_dir: Path, run_id: str, duration: str, tmp_
         LAB_USERS="4",
         LAB_SPAWN_RATE="4",
         LAB_DURATION=duration,
+        **extra,
     )
     master = start_process(
         locust_command(
@@ -133,3 +138,39 @@ def test_master_and_two_workers_record_everything_once(live_apps, runs_dir, tmp_
     assert len(folders) == 2
     assert "local" not in folders
     assert sorted(set(record["worker_id"].to_pylist())) == folders
+
+
+def test_a_worker_that_misses_heartbeats_and_comes_back_is_reported(
+    live_apps, runs_dir, tmp_path
+) -> None:
+    """A worker frozen (SIGSTOP) past the heartbeat liveness, then thawed: Locust calls it
+    missing, then takes it back. The run says so, stays untrustworthy, and loses no request."""
+    app = live_apps()
+    run_id = "20260101-000000-smoke-f2ee"
+    master, workers, _port, run_dir = start_cluster(
+        app.url, runs_dir, run_id, "30s", tmp_path, LAB_HEARTBEAT_LIVENESS="3"
+    )
+    frozen = workers[0]
+    try:
+        wait_for(lambda: len(list(run_dir.glob("requests/*"))) == 2, 60, "both workers recording")
+        os.kill(frozen.pid, signal.SIGSTOP)
+        wait_for(lambda: "worker_lost" in (run_dir / "events.jsonl").read_text(), 30, "worker_lost")
+        os.kill(frozen.pid, signal.SIGCONT)
+        code = master.wait(120)
+    finally:
+        os.kill(frozen.pid, signal.SIGCONT)
+        for process in (master, *workers):
+            stop(process)
+    run = LocustRun(code, run_dir, (tmp_path / "master.log").read_text())
+    assert code == 3, run.output[-3000:]
+    found = run.events()
+    [lost] = [e["detail"]["worker"] for e in found if e["kind"] == "worker_lost"]
+    [back] = [e["detail"]["worker"] for e in found if e["kind"] == "worker_returned"]
+    assert lost == back
+    assert (
+        "worker_lost" in next(e for e in found if e["kind"] == "untrustworthy")["detail"]["reasons"]
+    )
+    finished = found[-1]["detail"]
+    assert status_from_events(run_dir / "events.jsonl", interrupted=False) == "completed"
+    # Every request each worker reported is in its record: the thawed one's too.
+    assert finished["reported_by_worker"] == run.record_rows_by_worker()

@@ -15,6 +15,7 @@ from typing import Any
 
 from lab import query_budget
 from lab.across_runs import ALPHA, AcrossRuns, adjust, compare_across_runs, spread_of
+from lab.contract import RunFolder
 from lab.errors import EXIT_BREACH, EXIT_OK, LabError
 from lab.machine_load import condition_differences
 from lab.noise_floor import PERCENTILES, NoiseFloor, PerRun, read_floor
@@ -55,7 +56,7 @@ def label(key: tuple[str, str]) -> str:
 
 
 def load_sample(run_dir: Path) -> RunSample:
-    meta = read_json(run_dir / "meta.json")
+    meta = read_json(RunFolder(run_dir).meta)
     data = open_run(run_dir, with_spans=False)
     if data.request_count == 0:
         raise LabError(

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lab.contract import RunFolder
 from lab.errors import EXIT_BREACH, EXIT_OK, LabError
 from lab.meta import REPO_ROOT
 from lab.prometheus import Prometheus, PrometheusUnavailable, range_step
@@ -291,7 +292,7 @@ def verdict_for_run(
     warn: bool = True,
     tolerate_unreachable: bool = False,
 ) -> SoakVerdict:
-    meta = read_json(run_dir / "meta.json") or {}
+    meta = read_json(RunFolder(run_dir).meta) or {}
     limits = container_limits(meta, memory_limit)
     data = open_run(run_dir, with_spans=False, warn=warn)
     window_us = data.con.execute(

@@ -12,31 +12,52 @@ Imported (once, as `locustfiles._plugin`) by every locustfile. What runs where:
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import time
 from typing import Any
 
 import gevent
+import locust.runners
 from locust import events
 from locust.env import Environment
-from locust.runners import STATE_INIT, STATE_STOPPED, MasterRunner, WorkerRunner
+from locust.runners import (
+    STATE_INIT,
+    STATE_MISSING,
+    STATE_RUNNING,
+    STATE_STOPPED,
+    WORKER_REPORT_INTERVAL,
+    MasterRunner,
+    WorkerRunner,
+)
 
+from lab.contract import (
+    EXIT_BAD_INPUT,
+    EXIT_BREACH,
+    EXIT_OK,
+    EXIT_UNTRUSTWORTHY,
+    STATUS_INTERRUPTED,
+    new_run_id,
+)
 from locustfiles import _tracing
 from locustfiles._checks import check_record
 from locustfiles._events import EventLog
 from locustfiles._guard import install_guard
+from locustfiles._load_plan import LoadPlanMonitor
 from locustfiles._metrics import LocustCollector, serve_metrics
-from locustfiles._record import RequestRecorder, count_record_rows
-from locustfiles._settings import LabSettings, SettingsError, new_run_id, settings_from_options
-from locustfiles._shapes import LabShape, StepVerdict, resolve_stages
+from locustfiles._record import RequestRecorder, count_record_rows, rows_by_worker
+from locustfiles._settings import LabSettings, SettingsError, settings_from_options
+from locustfiles._shapes import CommonOptions, LabShape, StepVerdict, resolve_stages
 from locustfiles._targets import load_run_targets
+from locustfiles._users import LabUser
 
 logger = logging.getLogger("locustfiles")
 
-EXIT_BREACH = 1  # same codes as `lab` (lab/errors.py)
-EXIT_UNTRUSTWORTHY = 3
 RECORD_WAIT_S = 10.0
 HEALTH_POLL_S = 1.0
+# A worker's own user count reaches the master with its stats, every WORKER_REPORT_INTERVAL
+# seconds: a report older than this is a worker that stopped talking.
+REPORT_STALE_S = 2 * WORKER_REPORT_INTERVAL + 2.0
 
 
 class LabPlugin:
@@ -52,12 +73,26 @@ class LabPlugin:
         self.events_log: EventLog | None = None
         self.recorder: RequestRecorder | None = None
         self.tracing: _tracing.LabTracing | None = None
-        self.workers_rows: dict[str, int] = {}
-        self.workers_dropped: dict[str, int] = {}
-        self.lost_workers: set[str] = set()
-        self.cpu_warned: set[str] = set()
         self.metrics_server: Any = None
         self._health: gevent.Greenlet | None = None
+        # A run started from Locust's web UI (or its HTTP API): the master owns its folder.
+        self.web_ui = False
+        self._reset_run_state()
+
+    def _reset_run_state(self) -> None:
+        self.workers_rows: dict[str, int] = {}
+        self.workers_dropped: dict[str, int] = {}
+        self.workers_requests: dict[str, int] = {}  # requests each worker reported to the master
+        self.workers_users: dict[str, tuple[float, int, int]] = {}  # (report time, users, gave up)
+        self.lost_workers: set[str] = set()  # missing now
+        self.ever_lost: set[str] = set()
+        self.cpu_warned: set[str] = set()
+        self.load_plan = LoadPlanMonitor()
+        self.users_gave_up = 0
+        self.load_started_at: float | None = None  # time.monotonic() of test_start
+        self.load_stopped_at: float | None = None
+        self.planned_s: float | None = None
+        self._running_since: float | None = None  # time.time() the last ramp ended
         self._finished = False
 
     # --- init -------------------------------------------------------------------------------
@@ -67,27 +102,66 @@ class LabPlugin:
             settings = settings_from_options(options)
         except SettingsError as exc:
             sys.stderr.write(f"locustfiles: {exc}\n")
-            raise SystemExit(2) from exc
-        if not settings.run_id and not self.is_worker:
-            run_id = new_run_id(settings.profile)
-            options.lab_run_id = run_id  # shipped to workers with each spawn message
-            settings = settings_from_options(options)
-        self.settings = settings
+            raise SystemExit(EXIT_BAD_INPUT) from exc
         self._restrict_scenario(settings.scenario)
         LabShape.settings = settings
+        LabShape.launch_options = CommonOptions.from_options(options)
         events_ = self.environment.events
         events_.request.add_listener(self.on_request)
         events_.test_start.add_listener(self.on_test_start)
         events_.test_stop.add_listener(self.on_test_stop)
         events_.quitting.add_listener(self.on_quitting)
         if self.is_worker:
+            self.settings = settings
             events_.report_to_master.add_listener(self.on_report_to_master)
             return
+        # Missing heartbeats for this many seconds make a worker "missing" (Locust's own 3 s
+        # flags busy workers on a loaded 2-core machine). Read by Locust when workers connect.
+        locust.runners.HEARTBEAT_LIVENESS = settings.heartbeat_liveness
+        headless = bool(getattr(options, "headless", False) or getattr(options, "autostart", False))
+        self.web_ui = not headless and not settings.run_id
+        if self.is_master:
+            events_.worker_report.add_listener(self.on_worker_report)
+        if headless:
+            self._stop_gracefully_on_sigterm()
+        if self.web_ui:
+            # No run folder until a test starts: each test gets its own (on_test_start).
+            self.settings = settings
+            logger.info(
+                "lab: web UI mode, each test started becomes a run in %s", settings.runs_dir
+            )
+        else:
+            if not settings.run_id:
+                options.lab_run_id = new_run_id(settings.profile)  # shipped to the workers
+                settings = settings_from_options(options)
+            self._open_run(settings)
+        self._start_metrics(settings)
+        self._health = gevent.spawn(self._watch_health)
+
+    def _stop_gracefully_on_sigterm(self) -> None:
+        """SIGTERM (`lab run` stopping, `docker stop`) ends a headless run like Ctrl-C does.
+
+        A headless Locust with a shape class waits for the shape inside `main()` before it
+        installs its own SIGTERM handler, so a SIGTERM would kill the master outright: no
+        `run_finished`, no checks. Its Ctrl-C path stops the users, quits and fires
+        `quitting`: a SIGTERM is turned into that KeyboardInterrupt in the main greenlet.
+        """
+        main = gevent.getcurrent()
+
+        def interrupt() -> None:
+            logger.info("lab: SIGTERM, stopping the run as on Ctrl-C (results are kept)")
+            gevent.kill(main, KeyboardInterrupt)
+
+        gevent.signal_handler(signal.SIGTERM, interrupt)
+
+    def _open_run(self, settings: LabSettings, common: CommonOptions | None = None) -> None:
+        """The run's folder and events.jsonl: at init for `lab run`, at test start for the UI."""
+        self.settings = settings
         settings.run_dir.mkdir(parents=True, exist_ok=True)
         self.events_log = EventLog(settings.events_file)
         LabShape.targets = load_run_targets(settings.run_dir)
         LabShape.on_breaking_point = self.on_breaking_point
-        stages = resolve_stages(settings)
+        stages = resolve_stages(settings, common or LabShape.launch_options)
         logger.info(
             "lab run %s: profile %s, peak %d users, %d s, results in %s",
             settings.run_id,
@@ -102,11 +176,8 @@ class LabPlugin:
             profile=settings.profile,
             role="master" if self.is_master else "local",
             stages=[stage.__dict__ for stage in stages],
+            heartbeat_liveness_s=settings.heartbeat_liveness,
         )
-        if self.is_master:
-            events_.worker_report.add_listener(self.on_worker_report)
-        self._start_metrics(settings)
-        self._health = gevent.spawn(self._watch_health)
 
     def _restrict_scenario(self, scenario: str) -> None:
         if not scenario:
@@ -140,26 +211,89 @@ class LabPlugin:
             "Locust metrics for Prometheus at http://%s:%d/metrics", settings.metrics_host, port
         )
 
-    # --- record and tracing (local, worker) -------------------------------------------------
+    # --- start of the load ------------------------------------------------------------------
     def on_test_start(self, environment: Environment, **_kwargs: Any) -> None:
+        LabUser.gave_up = 0
+        if not self.is_worker:
+            self._start_load(environment)
         if self.is_master:
             return
-        settings = settings_from_options(
-            environment.parsed_options
-        )  # a worker has the master's now
+        # A worker has the master's options now (run id, profile, sampling ratio).
+        settings = settings_from_options(environment.parsed_options)
         self.settings = settings
         if self.recorder is None or self.recorder.run_id != settings.run_id:
-            folder = settings.run_dir / "requests" / self.worker_id
+            if self.recorder is not None:
+                self.recorder.stop_timer()
+                self.recorder.flush()
             self.recorder = RequestRecorder(
-                folder, self.worker_id, settings.run_id, flush_seconds=settings.record_flush_seconds
+                settings.folder.worker_requests(self.worker_id),
+                self.worker_id,
+                settings.run_id,
+                flush_seconds=settings.record_flush_seconds,
             )
         self.recorder.start_timer()
-        if self.tracing is None and not _tracing.tracing_disabled_by_environ():
+        if _tracing.tracing_disabled_by_environ():
+            return
+        if self.tracing is not None and self.tracing.run_id != settings.run_id:
+            self.tracing.shutdown(timeout_s=3.0)  # the previous UI test's spans
+            self.tracing = None
+        if self.tracing is None:
             self.tracing = _tracing.LabTracing(
                 settings.run_id, settings.trace_sample_ratio, worker_id=self.worker_id
             )
             _tracing.activate(self.tracing)
 
+    def _start_load(self, environment: Environment) -> None:
+        """Master or local process: the load starts now; a web UI test becomes a run here."""
+        options = environment.parsed_options
+        if self.web_ui:
+            if self.settings is not None and self.events_log is not None and not self._finished:
+                self._finish_run(environment)  # a test restarted before the last one finished
+            self._reset_run_state()
+            options.lab_run_id = new_run_id(str(getattr(options, "lab_profile", "smoke")))
+            settings = settings_from_options(options)  # shipped to workers with the spawn
+            self._write_ui_meta(settings, options)
+            self._open_run(settings, CommonOptions.from_options(options))
+        assert self.settings is not None
+        assert self.events_log is not None
+        shape = environment.shape_class
+        common = shape.common_options() if isinstance(shape, LabShape) else CommonOptions()
+        stages = resolve_stages(self.settings, common) if isinstance(shape, LabShape) else []
+        if stages:
+            self.planned_s = stages[-1].end_s
+        else:  # Locust's own shape-less run: its run time, if any, is the plan
+            run_time = getattr(options, "run_time", None)
+            self.planned_s = float(run_time) if run_time else None
+        self.load_started_at = time.monotonic()
+        self.events_log.write(
+            "load_started",
+            planned_s=self.planned_s,
+            stages=[stage.__dict__ for stage in stages],
+            users=getattr(options, "num_users", None) if not stages else None,
+        )
+
+    def _write_ui_meta(self, settings: LabSettings, options: Any) -> None:
+        from lab.meta import initial_meta, write_meta  # only the UI master writes meta.json
+
+        common = CommonOptions.from_options(options)
+        meta = initial_meta(
+            run_id=settings.run_id,
+            profile=settings.profile,
+            users=common.users or settings.users or None,
+            spawn_rate=common.spawn_rate or settings.spawn_rate or None,
+            duration=f"{common.run_time_s}s" if common.run_time_s else None,
+            workers=len(self.runner.clients) if self.is_master else 0,
+            scenario=settings.scenario or None,
+            scale=None,
+            target=str(self.environment.host or ""),
+            mode="ui",
+            command=list(sys.argv),
+        )
+        settings.run_dir.mkdir(parents=True, exist_ok=True)
+        write_meta(settings.run_dir, meta)
+        self._ui_meta = meta
+
+    # --- record and tracing (local, worker) -------------------------------------------------
     def on_request(self, **kwargs: Any) -> None:
         if self.recorder is not None:
             self.recorder.on_request(**kwargs)
@@ -168,15 +302,32 @@ class LabPlugin:
         if self.recorder is not None:
             self.recorder.stop_timer()
             self.recorder.flush()
+        if self.is_worker or self.load_started_at is None or self.load_stopped_at is not None:
+            return
+        self.load_stopped_at = time.monotonic()
+        if self.web_ui:
+            # The process lives on for the next test: finish this run once the workers'
+            # last reports and record parts are in.
+            gevent.spawn_later(WORKER_REPORT_INTERVAL + 1.0, self._finish_run, environment)
 
     def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
         if self.recorder is not None:
             data["lab_record_rows"] = self.recorder.rows_written
+            data["lab_run_id"] = self.recorder.run_id
         if self.tracing is not None:
             data["lab_spans_dropped"] = self.tracing.dropped_spans
+        data["lab_users_gave_up"] = LabUser.gave_up
 
     # --- master bookkeeping -----------------------------------------------------------------
     def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
+        now = time.time()
+        if "user_count" in data:
+            gave_up = int(data.get("lab_users_gave_up", 0))
+            self.workers_users[client_id] = (now, int(data["user_count"]), gave_up)
+        total = data.get("stats_total") or {}
+        self.workers_requests[client_id] = self.workers_requests.get(client_id, 0) + int(
+            total.get("num_requests", 0)
+        )
         if "lab_record_rows" in data:
             self.workers_rows[client_id] = int(data["lab_record_rows"])
         if "lab_spans_dropped" in data:
@@ -199,30 +350,119 @@ class LabPlugin:
         )
 
     def _watch_health(self) -> None:
-        """Record lost workers and CPU saturation (Locust's own 90 % warning)."""
+        """Record lost workers, CPU saturation (Locust's 90 % warning) and off-plan load."""
         while True:
-            self._check_health_once()
+            try:
+                self._check_health_once()
+            except Exception:  # the watch must outlive any surprise; the run goes on
+                logger.exception("lab health check failed")
             gevent.sleep(HEALTH_POLL_S)
 
     def _check_health_once(self) -> None:
-        assert self.events_log is not None
+        if self.events_log is None or self._finished:
+            return
         runner = self.runner
         if runner.cpu_warning_emitted and self.worker_id not in self.cpu_warned:
             name = "master" if self.is_master else "local"
             self.cpu_warned.add(self.worker_id)
             self.events_log.write("cpu_warning", worker=name, cpu_percent=runner.current_cpu_usage)
-        if not self.is_master:
-            return
-        for node in list(runner.clients.values()):
-            if node.state == "missing" and node.id not in self.lost_workers:
+        if self.is_master:
+            self._check_workers()
+        self._check_load_plan()
+
+    def _check_workers(self) -> None:
+        assert self.events_log is not None
+        for node in list(self.runner.clients.values()):
+            if node.state == STATE_MISSING and node.id not in self.lost_workers:
                 self.lost_workers.add(node.id)
+                self.ever_lost.add(node.id)
+                reported = self.workers_requests.get(node.id, 0)
                 logger.warning(
-                    "worker %s lost (no heartbeat): results are not trustworthy", node.id
+                    "worker %s lost (no heartbeat for %d s) after reporting %d requests: "
+                    "results are not trustworthy",
+                    node.id,
+                    self.settings.heartbeat_liveness if self.settings else 0,
+                    reported,
                 )
-                self.events_log.write("worker_lost", worker=node.id)
+                self.events_log.write(
+                    "worker_lost",
+                    worker=node.id,
+                    reported_requests=reported,
+                    reported_record_rows=self.workers_rows.get(node.id, 0),
+                )
+            elif node.state != STATE_MISSING and node.id in self.lost_workers:
+                self.lost_workers.discard(node.id)
+                logger.warning("worker %s is back after missing its heartbeats", node.id)
+                self.events_log.write("worker_returned", worker=node.id, state=node.state)
             if node.cpu_warning_emitted and node.id not in self.cpu_warned:
                 self.cpu_warned.add(node.id)
                 self.events_log.write("cpu_warning", worker=node.id, cpu_percent=node.cpu_usage)
+
+    def users_running(self, since: float) -> tuple[int, int] | None:
+        """(users running, users that gave up signing in) after the ramp that ended at `since`
+        (time.time()), or None while a worker has not reported since then.
+
+        Each worker's own counts (a worker Locust marked missing still runs its users); a
+        worker silent for REPORT_STALE_S runs none (it died). Local runner: its own counts.
+        """
+        if not self.is_master:
+            return int(self.runner.user_count), LabUser.gave_up
+        now = time.time()
+        running = gave_up = 0
+        for worker in set(self.runner.clients.keys()) | set(self.workers_users):
+            at, users, stopped = self.workers_users.get(worker, (0.0, 0, 0))
+            if now - at > REPORT_STALE_S:
+                if now - since < REPORT_STALE_S:
+                    return None  # maybe slow, maybe dead: too early to say
+                continue  # silent for too long: no users
+            if at < since:
+                return None  # its counts predate the ramp
+            running += users
+            gave_up += stopped
+        return running, gave_up
+
+    def planned_users(self) -> int | None:
+        shape = self.environment.shape_class
+        if isinstance(shape, LabShape):
+            return shape.planned_users()
+        target = getattr(self.runner, "target_user_count", None)
+        return int(target) if target else None
+
+    def _check_load_plan(self) -> None:
+        assert self.events_log is not None
+        if self.load_started_at is None or self.load_stopped_at is not None:
+            return
+        now = time.time()
+        if self.runner.state != STATE_RUNNING:
+            self._running_since = None  # a ramp: users differ from the plan on purpose
+        elif self._running_since is None:
+            self._running_since = now
+        counts = None if self._running_since is None else self.users_running(self._running_since)
+        before = self.load_plan.open
+        if counts is None:
+            self.load_plan.sample(now, self.planned_users(), 0, settled=False)
+            self._write_closed_windows()
+            return
+        running, gave_up = counts
+        if gave_up > self.users_gave_up:
+            self.users_gave_up = gave_up
+            self.events_log.write("users_gave_up", users=gave_up, reason="could not sign in")
+        # A user that gave up signing in is the app's doing (its failures are counted), not
+        # load the generator failed to drive.
+        self.load_plan.sample(now, self.planned_users(), running + gave_up, settled=True)
+        if before is None and self.load_plan.open is not None:
+            window = self.load_plan.open
+            logger.warning(
+                "load off plan: %d users running, %d planned", window.extreme_users,
+                window.planned_users,
+            )  # fmt: skip
+        self._write_closed_windows()
+
+    def _write_closed_windows(self) -> None:
+        assert self.events_log is not None
+        while self.load_plan.closed:
+            window = self.load_plan.closed.pop(0)
+            self.events_log.write("load_off_plan", **window.detail())
 
     # --- end of run -------------------------------------------------------------------------
     def on_quitting(self, environment: Environment, **_kwargs: Any) -> None:
@@ -237,12 +477,12 @@ class LabPlugin:
             self.tracing.shutdown(timeout_s=3.0)
             if self.tracing.dropped_spans and self.is_worker:
                 logger.warning("%d spans dropped by the exporter", self.tracing.dropped_spans)
-        if self.is_worker or self._finished or self.settings is None or self.events_log is None:
-            return
-        self._finished = True
         if self._health is not None:
             self._health.kill(block=False)
-        self._check_health_once()
+        if self.is_worker or self._finished or self.settings is None or self.events_log is None:
+            if self.metrics_server is not None:
+                self.metrics_server.stop(timeout=1)
+            return
         self._finish_run(environment)
         if self.metrics_server is not None:
             self.metrics_server.stop(timeout=1)
@@ -257,14 +497,36 @@ class LabPlugin:
         return rows
 
     def _finish_run(self, environment: Environment) -> None:
-        assert self.settings is not None
-        assert self.events_log is not None
+        if self._finished or self.settings is None or self.events_log is None:
+            return
+        self._finished = True
+        self._check_workers_if_master()
+        self.load_plan.close(time.time())
+        self._write_closed_windows()
         stats = self.runner.stats.total
         expected = stats.num_requests
         rows = self._wait_for_record(expected)
-        if rows != expected:
+        if rows < expected:
             logger.warning("per-request record has %d rows, Locust counted %d", rows, expected)
             self.events_log.write("record_incomplete", recorded=rows, locust_requests=expected)
+        elif rows > expected:
+            # Locust's master listens for the workers' final stats only 0.5 s after it tells
+            # them to quit: on a busy machine the last report is lost, not the requests (every
+            # row is a request a worker made and wrote). The record is the reference.
+            logger.info(
+                "record has %d rows, Locust's total %d (late final reports)", rows, expected
+            )
+            self.events_log.write("locust_count_short", recorded=rows, locust_requests=expected)
+        for worker in sorted(self.ever_lost):
+            recorded = rows_by_worker(self.settings.run_dir).get(worker, 0)
+            reported = self.workers_requests.get(worker, 0)
+            self.events_log.write(
+                "lost_worker_record",
+                worker=worker,
+                reported_requests=reported,
+                recorded_rows=recorded,
+                not_recorded=max(0, reported - recorded),
+            )
         dropped = sum(self.dropped_spans_by_worker().values())
         if dropped:
             self.events_log.write("spans_dropped", count=dropped)
@@ -297,16 +559,45 @@ class LabPlugin:
         elif untrustworthy:
             code = EXIT_UNTRUSTWORTHY
         else:
-            code = 0
+            code = EXIT_OK
             logger.info("all target checks passed (%d requests in the record)", rows)
         environment.process_exit_code = code
+        stopped = self.load_stopped_at or time.monotonic()
+        ran_s = stopped - self.load_started_at if self.load_started_at is not None else None
         self.events_log.write(
             "run_finished",
             requests=expected,
             failures=stats.num_failures,
             record_rows=rows,
             exit_code=code,
+            ran_s=None if ran_s is None else round(ran_s, 1),
+            planned_s=self.planned_s,
+            reported_by_worker=dict(self.workers_requests) if self.is_master else None,
         )
+        if self.web_ui:
+            self._finish_ui_meta()
+
+    def _check_workers_if_master(self) -> None:
+        if self.is_master and self.events_log is not None:
+            self._check_workers()
+
+    def _finish_ui_meta(self) -> None:
+        """A web UI run's final status, from the same evidence `lab run` uses."""
+        from lab.health import status_from_events
+        from lab.meta import now_iso, write_meta
+
+        assert self.settings is not None
+        shape = self.environment.shape_class
+        # The UI's stop button (or POST /stop) before the plan ran out is an interruption.
+        stopped_by_user = not (isinstance(shape, LabShape) and shape.finished)
+        meta = dict(getattr(self, "_ui_meta", {}))
+        status = status_from_events(self.settings.events_file, interrupted=stopped_by_user)
+        meta.update(ended_at=now_iso(), status=status)
+        if status == STATUS_INTERRUPTED:
+            meta["stopped_by"] = "web UI"
+        write_meta(self.settings.run_dir, meta)
+        logger.info("lab run %s: %s, results in %s", self.settings.run_id, status,
+                    self.settings.run_dir)  # fmt: skip
 
 
 _plugin: LabPlugin | None = None

@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.contract import DEFAULT_RUNS_DIR
 from observability.trace_archive.decode import MAX_BODY_BYTES, MAX_SPANS_PER_REQUEST
 
 DEFAULT_PORT = 4318
@@ -66,7 +67,9 @@ def parse_config(
         prog="python -m observability.trace_archive",
         description="OTLP/HTTP receiver that writes every span to runs/<run_id>/spans/.",
     )
-    parser.add_argument("--runs-dir", default=env.get("LAB_RUNS_DIR", "runs"), help="LAB_RUNS_DIR")
+    parser.add_argument(
+        "--runs-dir", default=env.get("LAB_RUNS_DIR", DEFAULT_RUNS_DIR), help="LAB_RUNS_DIR"
+    )
     parser.add_argument(
         "--host",
         default=env.get("LAB_ARCHIVE_HOST", "127.0.0.1"),

@@ -12,12 +12,12 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
-from lab.errors import LabError
+from lab.contract import RUN_ID_PATTERN, new_run_id
 from lab.meta import images_and_limits, initial_meta, write_meta
 from lab.runner import _Processes, parse_duration, targets_toml
-from lab.runs_dir import RUN_ID_PATTERN, new_run_id
 from lab.targets import load_targets
 
 
@@ -29,7 +29,7 @@ def test_run_id_format() -> None:
     same_second = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
     suffixes = {new_run_id("soak", same_second).rsplit("-", 1)[1] for _ in range(40)}
     assert len(suffixes) > 1
-    with pytest.raises(LabError):
+    with pytest.raises(ValueError, match="lower-case"):
         new_run_id("Load Test")
 
 
@@ -146,3 +146,11 @@ def test_ctrl_c_keeps_results_and_marks_interrupted(tmp_path: Path) -> None:
     assert meta["ended_at"] is not None
     assert (run_dir / "report.html").is_file()
     assert "interrupted" in err
+    # Locust stopped cleanly (not killed by the SIGTERM): its end of run is recorded and the
+    # requests made so far (none here: no app, no seed) are all in the record. With requests:
+    # tests/locust/test_run_status.py.
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    [finished] = [e["detail"] for e in events if e["kind"] == "run_finished"]
+    assert finished["ran_s"] < 60
+    rows = sum(pq.read_metadata(p).num_rows for p in run_dir.glob("requests/*/part-*.parquet"))
+    assert rows == finished["record_rows"] == finished["requests"]

@@ -132,7 +132,7 @@ def test_planted_leak_and_drift_fail_with_slope_and_projection(
     series.update(_pgbouncer_counters(0.1))  # clients wait ever longer
     url = backfilled_prometheus(_openmetrics(start, series)).url
     run_dir = _soak_run(
-        runs_root, "20260101-000000-soak-1eak", start, latency_growth=1.0, late_failures=0.05
+        runs_root, "20260101-000000-soak-1ea0", start, latency_growth=1.0, late_failures=0.05
     )
     result = lab_cli("soak-verdict", run_dir.name, "--prometheus", url, "--memory-limit", "1GiB")
     assert result.code == 1, result.out + result.err

@@ -21,7 +21,7 @@ def test_api_scenario_finds_the_tenant_leak(live_apps, runs_dir, shops) -> None:
     run = run_locust(
         app.url,
         runs_dir,
-        "20260101-000000-smoke-1eak",
+        "20260101-000000-smoke-1ea0",
         env={
             "LAB_SCENARIO": "APIUser",
             "LAB_USERS": "2",

@@ -385,9 +385,28 @@ explain_failure() {
   fi
 }
 
+# The .venv `make smoke` and `make report` run in, prepared while the images build (they
+# share nothing), so the first run does not wait for pip. Not fatal: `make smoke` retries.
+VENV_PID=""
+prepare_venv_in_background() {
+  (LAB_BOOTSTRAP_SERVICES=0 VENV="$REPO_ROOT/.venv" bash scripts/bootstrap.sh >build/venv.log 2>&1) &
+  VENV_PID=$!
+}
+
+wait_venv() {
+  [[ -n "$VENV_PID" ]] || return 0
+  if wait "$VENV_PID"; then
+    grep -q 'installing' build/venv.log && log ".venv ready for make smoke (prepared while the images built; log: build/venv.log)"
+  else
+    log "the .venv for make smoke could not be prepared (build/venv.log); make smoke tries again"
+  fi
+  return 0
+}
+
 cmd_up() {
   ensure_docker
   prepare_env
+  prepare_venv_in_background
   choose_images
   choose_scale
   check_ports
@@ -402,6 +421,7 @@ cmd_up() {
   fi
   wait_healthy
   log "lab up in $(elapsed "$started") s (start to all healthy)"
+  wait_venv
   print_urls
 }
 

@@ -379,9 +379,10 @@ explain_failure() {
     die "the database volume $volume was created with another password than POSTGRES_PASSWORD in $ENV_FILE (a regenerated $ENV_FILE, or another checkout using project $project): put the old password back in $ENV_FILE, or delete that volume and its data with \`make lab-clean\` and run \`make lab-up\` again"
   fi
   if grep -q 'already holds different lab data' <<<"$logs"; then
-    local found
+    local found named
     found="$(grep -o 'different lab data (.*):' <<<"$logs" | tail -n1 | sed 's/^different lab data (//; s/):$//')"
-    die "the database holds other lab data than LAB_SCALE=$(setting LAB_SCALE) ($found); a plain lab-up never replaces data: \`make lab-up SCALE=$(setting LAB_SCALE)\` replaces it, or set LAB_SCALE in $ENV_FILE to the data's scale to keep it"
+    named="$(grep -o "that is scale '[a-z]*'" <<<"$found" | tail -n1 | cut -d"'" -f2)"
+    die "the database holds other lab data than LAB_SCALE=$(setting LAB_SCALE) ($found); a plain lab-up never replaces data: \`make lab-up SCALE=$(setting LAB_SCALE)\` replaces it, or set LAB_SCALE=${named:-<scale of the data>} in $ENV_FILE to keep it"
   fi
 }
 

@@ -381,7 +381,7 @@ explain_failure() {
   if grep -q 'already holds different lab data' <<<"$logs"; then
     local found named
     found="$(grep -o 'different lab data (.*):' <<<"$logs" | tail -n1 | sed 's/^different lab data (//; s/):$//')"
-    named="$(grep -o "that is scale '[a-z]*'" <<<"$found" | tail -n1 | cut -d"'" -f2)"
+    named="$(grep -o "that is scale '[a-z]*'" <<<"$found" | tail -n1 | cut -d"'" -f2 || true)"
     die "the database holds other lab data than LAB_SCALE=$(setting LAB_SCALE) ($found); a plain lab-up never replaces data: \`make lab-up SCALE=$(setting LAB_SCALE)\` replaces it, or set LAB_SCALE=${named:-<scale of the data>} in $ENV_FILE to keep it"
   fi
 }

@@ -389,15 +389,35 @@ explain_failure() {
     die "the database volume $volume was created with another password than POSTGRES_PASSWORD in $ENV_FILE (a regenerated $ENV_FILE, or another checkout using project $project): put the old password back in $ENV_FILE, or delete that volume and its data with \`make lab-clean\` and run \`make lab-up\` again"
   fi
   if grep -q 'already holds different lab data' <<<"$logs"; then
-    local found
+    local found named
     found="$(grep -o 'different lab data (.*):' <<<"$logs" | tail -n1 | sed 's/^different lab data (//; s/):$//')"
-    die "the database holds other lab data than LAB_SCALE=$(setting LAB_SCALE) ($found); a plain lab-up never replaces data: \`make lab-up SCALE=$(setting LAB_SCALE)\` replaces it, or set LAB_SCALE in $ENV_FILE to the data's scale to keep it"
+    named="$(grep -o "that is scale '[a-z]*'" <<<"$found" | tail -n1 | cut -d"'" -f2 || true)"
+    die "the database holds other lab data than LAB_SCALE=$(setting LAB_SCALE) ($found); a plain lab-up never replaces data: \`make lab-up SCALE=$(setting LAB_SCALE)\` replaces it, or set LAB_SCALE=${named:-<scale of the data>} in $ENV_FILE to keep it"
   fi
+}
+
+# The .venv `make smoke` and `make report` run in, prepared while the images build (they
+# share nothing), so the first run does not wait for pip. Not fatal: `make smoke` retries.
+VENV_PID=""
+prepare_venv_in_background() {
+  (LAB_BOOTSTRAP_SERVICES=0 VENV="$REPO_ROOT/.venv" bash scripts/bootstrap.sh >build/venv.log 2>&1) &
+  VENV_PID=$!
+}
+
+wait_venv() {
+  [[ -n "$VENV_PID" ]] || return 0
+  if wait "$VENV_PID"; then
+    grep -q 'installing' build/venv.log && log ".venv ready for make smoke (prepared while the images built; log: build/venv.log)"
+  else
+    log "the .venv for make smoke could not be prepared (build/venv.log); make smoke tries again"
+  fi
+  return 0
 }
 
 cmd_up() {
   ensure_docker
   prepare_env
+  prepare_venv_in_background
   choose_images
   choose_scale
   check_ports
@@ -412,6 +432,7 @@ cmd_up() {
   fi
   wait_healthy
   log "lab up in $(elapsed "$started") s (start to all healthy)"
+  wait_venv
   print_urls
 }
 

@@ -180,12 +180,12 @@ series="$("$PY" -c 'import sys; from tests.e2e.checks import prometheus_count as
 log "PASS Prometheus TSDB kept across lab-down/lab-up ($series series of the run)"
 
 log "5/5 what a plain lab-up says instead of a traceback"
-# Expect lab-up to fail (exit 1) with one `[lab] error:` line containing $1; keep its output.
+# Expect lab-up to fail (make's exit 2) with one `[lab] error:` line containing $1.
 expect_refusal() {
   local wanted="$1" rc=0 out
   out="$("${LAB_UP[@]}" 2>&1)" || rc=$?
   printf '%s\n' "$out" >build/e2e-refusal.log
-  ((rc == 1)) || fail "lab-up exited $rc, expected 1 (build/e2e-refusal.log)"
+  ((rc == 2)) || fail "make lab-up exited $rc, expected 2 (a failed recipe; build/e2e-refusal.log)"
   grep -F '[lab] error:' build/e2e-refusal.log | grep -qF "$wanted" ||
     fail "lab-up did not say '$wanted' in its error line (build/e2e-refusal.log)"
   ! grep -q 'Traceback' build/e2e-refusal.log || fail "lab-up printed a traceback (build/e2e-refusal.log)"

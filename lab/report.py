@@ -8,11 +8,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab import request_stats, span_stats
+from lab import request_stats, span_stats, trace_loss
 from lab.errors import EXIT_BREACH, EXIT_OK, EXIT_UNTRUSTWORTHY
 from lab.health import Health, assess
 from lab.prometheus import Prometheus
 from lab.report_prometheus import PromFigure, figures
+from lab.run_events import FaultWindow, fault_windows
 from lab.rundata import open_run
 from lab.runs_dir import read_json, write_atomic
 from lab.targets import Targets, load_targets
@@ -45,6 +46,17 @@ class Report:
     prometheus_note: str = ""
     jaeger_url: str | None = None
     soak: Any = None  # lab.soak.SoakVerdict for soak runs when Prometheus is given
+    trace_loss: trace_loss.TraceLoss | None = None
+    faults: list[FaultWindow] = field(default_factory=list)
+    first_request_s: float = 0.0  # unix seconds of the first request: x = 0 of the charts
+
+    @property
+    def fault_bands(self) -> list[tuple[float, float, str]]:
+        """The injected faults as (seconds since the first request, end, name), for charts."""
+        return [
+            (w.started_at - self.first_request_s, w.ended_at - self.first_request_s, w.fault)
+            for w in self.faults
+        ]
 
     @property
     def duration_s(self) -> float:
@@ -135,6 +147,10 @@ def build(
         statements=span_stats.top_statements(con),
         n_plus_one=span_stats.n_plus_one(con, targets),
         jaeger_url=jaeger_url,
+        trace_loss=trace_loss.assess(run_dir, con, prometheus_url, start, end),
+        faults=fault_windows(run_dir),
+        first_request_s=(con.execute("SELECT min(ts_start_us) FROM requests").fetchone()[0] or 0)
+        / 1e6,
     )
     con.close()
     if prometheus_url:
@@ -186,6 +202,12 @@ def summary_json(report: Report) -> dict[str, Any]:
         ],
         "statements": [asdict(st) for st in report.statements],
         "n_plus_one": [asdict(f) for f in report.n_plus_one],
+        "trace_loss": (
+            {**asdict(report.trace_loss), "partial": report.trace_loss.partial}
+            if report.trace_loss
+            else None
+        ),
+        "faults": [{**asdict(w), "seconds": round(w.seconds, 1)} for w in report.faults],
     }
 
 

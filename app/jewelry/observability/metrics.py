@@ -63,6 +63,9 @@ SPANS_EXPORTED = Counter("jewelry_spans_exported", "Spans the app exported.")
 SPANS_DROPPED = Counter(
     "jewelry_spans_dropped", "Spans the app could not export, by reason.", ["reason"]
 )
+# Present at 0 from the start: Prometheus' increase() misses what a series starts with.
+for _reason in ("export_failed", "queue_full"):
+    SPANS_DROPPED.labels(reason=_reason)
 
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _MEMORY_SAMPLE_SECONDS = 5.0

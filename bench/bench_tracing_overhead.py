@@ -30,6 +30,10 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO_ROOT))
+
+from lab.contract import new_run_id  # noqa: E402
+
 LOCUST = Path(sys.executable).with_name("locust")
 WARMUP_S = 4
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
@@ -119,7 +123,7 @@ def run_once(
     runs.mkdir(exist_ok=True)
     credentials = {"users": [{"tenant_id": 1, "email": "bench@x.test", "password": "x"}]}
     (runs / "credentials.json").write_text(json.dumps(credentials))
-    run_id = f"bench-{user_class}-{'on' if tracing else 'off'}"
+    run_id = new_run_id(f"bench_{user_class.lower()}_{'on' if tracing else 'off'}")
     csv_prefix = workdir / run_id / "stats"
     csv_prefix.parent.mkdir(parents=True, exist_ok=True)
     env = {k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "LAB_"))}

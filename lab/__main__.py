@@ -31,7 +31,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--profile", required=True, help="smoke, load, stress, spike or soak")
     run.add_argument("--users", type=int)
     run.add_argument("--spawn-rate", type=float)
-    run.add_argument("--duration", help="e.g. 30s, 5m, 2h")
+    run.add_argument(
+        "--duration", help="as Locust's --run-time: 90, 30s, 5m, 2h, 1h30m (default: the profile's)"
+    )
     run.add_argument(
         "--workers", type=int, default=0, help="distributed Locust workers (0: one process)"
     )
@@ -62,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target_options(run)
 
     report = sub.add_parser("report", help="write report.html and summary.md for a run")
-    report.add_argument("run", help="run id or folder")
+    report.add_argument("run", help="run id (a folder name in the runs folder)")
     report.add_argument(
         "--prometheus", help="Prometheus URL (optional; adds PgBouncer, cache, generator CPU)"
     )
@@ -70,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_target_options(report)
 
     compare = sub.add_parser("compare", help="compare runs: A is the baseline")
-    compare.add_argument("runs", nargs="+", help="run ids or folders: A B [C...]")
+    compare.add_argument("runs", nargs="+", help="run ids: A B [C...]")
     compare.add_argument(
         "--fail-on-regression",
         metavar="PCT",
@@ -83,7 +85,7 @@ def build_parser() -> argparse.ArgumentParser:
     compare.add_argument("--grafana-url", help="Grafana URL: print links to the compare dashboard")
 
     soak = sub.add_parser("soak-verdict", help="leaks and drift of a (soak) run")
-    soak.add_argument("run", help="run id or folder")
+    soak.add_argument("run", help="run id (a folder name in the runs folder)")
     soak.add_argument("--prometheus", default="http://127.0.0.1:9090", help="Prometheus URL")
     soak.add_argument(
         "--memory-limit", help="limit to project against, e.g. 1GiB (default: meta.json limits)"

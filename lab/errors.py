@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-# Exit codes, shared by every command so CI can tell outcomes apart.
-EXIT_OK = 0
-EXIT_BREACH = 1  # a target was breached, a significant regression, a leak
-EXIT_BAD_INPUT = 2  # unknown run, corrupted input, refused comparison, forbidden target
-EXIT_UNTRUSTWORTHY = 3  # the run is partial or the load generator was unhealthy
-EXIT_INTERRUPTED = 130  # Ctrl-C: results kept, report written
+# Exit codes, shared by every command so CI can tell outcomes apart (defined in lab.contract).
+from lab.contract import (  # noqa: F401 - re-exported for the commands
+    EXIT_BAD_INPUT,
+    EXIT_BREACH,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_UNTRUSTWORTHY,
+)
 
 
 class LabError(Exception):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
 import signal
 import subprocess
@@ -14,32 +13,45 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from types import FrameType
 
-from lab.compose_files import compose_file_args, image_set
-from lab.errors import EXIT_BREACH, EXIT_INTERRUPTED, EXIT_OK, LabError
+from lab.compose_files import image_set
+from lab.compose_run import RUN_KNOBS, ComposeRun
+from lab.contract import (
+    EXIT_BREACH,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    EXIT_UNTRUSTWORTHY,
+    PROFILE_NAMES,
+    PROFILES,
+    STATUS_ABORTED,
+    STATUS_FAILED_TO_START,
+    STATUS_INTERRUPTED,
+    RunFolder,
+    atomic_write,
+    new_run_id,
+)
+from lab.contract import parse_duration as parse_locust_duration
+from lab.errors import LabError
+from lab.health import status_from_events
 from lab.meta import REPO_ROOT, initial_meta, now_iso, write_meta
 from lab.progress import format_line, read_latest
-from lab.runs_dir import new_run_id, write_atomic
 from lab.target_safety import check_target
-from lab.targets import RUN_TARGETS_NAME, Targets, load_targets
+from lab.targets import Targets, load_targets
 
-PROFILES = ("smoke", "load", "stress", "spike", "soak")
-# Profile lengths of locustfiles/_shapes.py: the hard stop when --duration is not given.
-PROFILE_DEFAULT_SECONDS = {"smoke": 60, "load": 300, "stress": 600, "spike": 300, "soak": 3600}
 GRACE_S = 120.0  # ramp-down, result flushing and report writing of Locust itself
 # The app's batch span processor exports every 5 s and the archive flushes every 1 s:
 # wait that long after Locust stops so the report sees the last requests' spans.
 SPAN_SETTLE_S = 6.0
 STOP_TIMEOUT_S = 30.0
-_DURATION = re.compile(r"^(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s?)?$")
 
 
 def parse_duration(text: str) -> int:
-    """'90s', '5m', '2h', '1h30m', '45' -> seconds."""
-    match = _DURATION.match(text.strip())
-    if not text.strip() or not match or not any(match.groups()):
-        raise LabError(f"--duration {text!r}: expected e.g. 30s, 5m, 2h or 1h30m")
-    h, m, s = (int(g or 0) for g in match.groups())
-    return h * 3600 + m * 60 + s
+    """Seconds of `--duration`, accepted exactly when Locust's `--run-time` accepts it."""
+    try:
+        return parse_locust_duration(text)
+    except ValueError:
+        raise LabError(
+            f"--duration {text!r}: not a duration Locust accepts (e.g. 90, 30s, 5m, 2h, 1h30m)"
+        ) from None
 
 
 @dataclass
@@ -92,17 +104,15 @@ class RunOptions:
 
     @property
     def duration_s(self) -> int:
-        return (
-            parse_duration(self.duration)
-            if self.duration
-            else PROFILE_DEFAULT_SECONDS[self.profile]
-        )
+        return parse_duration(self.duration) if self.duration else PROFILES[self.profile].duration_s
 
 
 def validate(opts: RunOptions) -> Targets:
     """Every check that can refuse the run, done before anything is created."""
-    if opts.profile not in PROFILES:
-        raise LabError(f"unknown profile {opts.profile!r}: choose one of {', '.join(PROFILES)}")
+    if opts.profile not in PROFILE_NAMES:
+        raise LabError(
+            f"unknown profile {opts.profile!r}: choose one of {', '.join(PROFILE_NAMES)}"
+        )
     check_target(opts.target_url, opts.allow_target)
     _ = opts.duration_s
     if opts.users is not None and opts.users <= 0:
@@ -187,9 +197,10 @@ def local_commands(opts: RunOptions, run_dir: Path) -> list[list[str]]:
     """The single Locust process, or a master plus `workers` worker processes."""
     locust = locust_program()
     base = [locust, "-f", str(REPO_ROOT / "locustfiles")]
-    out = run_dir / "locust"
-    master = [*base, "--headless", "--host", opts.target_url, "--csv", str(out / "stats"),
-              "--html", str(out / "report.html")]  # fmt: skip
+    folder = RunFolder(run_dir)
+    master = [*base, "--headless", "--host", opts.target_url,
+              "--csv", str(folder.locust_csv_prefix),
+              "--html", str(folder.locust_html)]  # fmt: skip
     if opts.workers == 0:
         return [master]
     port = _free_port()
@@ -197,22 +208,6 @@ def local_commands(opts: RunOptions, run_dir: Path) -> list[list[str]]:
                "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port)]  # fmt: skip
     worker = [*base, "--worker", "--master-host", "127.0.0.1", "--master-port", str(port)]
     return [master] + [list(worker) for _ in range(opts.workers)]
-
-
-def compose_command() -> list[str]:
-    """Foreground `up` of master and workers: the master's exit code becomes ours.
-
-    The files follow `LAB_IMAGES` (the offline set adds its override), as `make lab-up` does.
-    Not `--exit-code-from`: it stops everything at the first container exit, and the workers
-    quit (code 0) before the master has written its CSV and HTML report.
-    `--abort-on-container-failure` waits for all of them and returns the first failure's code.
-    """
-    command = ["docker", "compose", *compose_file_args()]
-    for env_file in (".env", ".env.override"):
-        if (REPO_ROOT / env_file).is_file():
-            command += ["--env-file", str(REPO_ROOT / env_file)]
-    return [*command, "up", "--no-deps", "--force-recreate", "--abort-on-container-failure",
-            "locust-master", "locust-worker"]  # fmt: skip
 
 
 def _free_port() -> int:
@@ -246,6 +241,13 @@ class _Processes:
     def main(self) -> subprocess.Popen[bytes]:
         return self.procs[0]
 
+    def poll(self) -> int | None:
+        return self.main.poll()
+
+    @property
+    def returncode(self) -> int | None:
+        return self.main.returncode
+
     def stop(self, timeout_s: float = STOP_TIMEOUT_S) -> None:
         """SIGTERM (Locust flushes its CSV, HTML and records), SIGKILL after `timeout_s`."""
         for proc in self.procs:
@@ -274,11 +276,11 @@ def _raise_interrupt(_signum: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
-def _watch(procs: _Processes, history: Path, deadline: float, started: float) -> str:
-    """Show progress until Locust exits; returns 'completed', 'interrupted' or 'timeout'."""
+def _watch(procs: _Processes | ComposeRun, history: Path, deadline: float, started: float) -> str:
+    """Show progress until Locust's master exits; 'ended', or 'timeout' when it overran."""
     tty = sys.stdout.isatty()
     last_print = 0.0
-    while procs.main.poll() is None:
+    while procs.poll() is None:
         now = time.monotonic()
         if now > deadline:
             print("\nrun exceeded its duration plus grace: stopping Locust", file=sys.stderr)
@@ -291,29 +293,38 @@ def _watch(procs: _Processes, history: Path, deadline: float, started: float) ->
         time.sleep(1.0)
     if tty:
         print()
-    return "completed"
+    return "ended"
+
+
+def _start(
+    opts: RunOptions, run_id: str, folder: RunFolder
+) -> tuple[_Processes | ComposeRun, list[str]]:
+    """The run's Locust processes (or containers), started; their command for meta.json."""
+    if opts.compose:
+        env = child_env(lab_env(opts, run_id, "/srv/lab/runs"))
+        ui_env = {k: v for k, v in child_env({}).items() if k not in RUN_KNOBS}
+        compose = ComposeRun(env, ui_env, opts.workers, folder.locust_log)
+        return compose, [*compose.base, "up", "-d", "locust-master", "locust-worker"]
+    commands = local_commands(opts, folder.path)
+    paths = [str(REPO_ROOT / "app"), str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]
+    env = child_env(
+        {
+            **lab_env(opts, run_id, str(opts.runs_root.resolve())),
+            "PYTHONPATH": os.pathsep.join(p for p in paths if p),
+            # Any free port: other engineers' Locust runs share this machine.
+            "LAB_LOCUST_METRICS_PORT": os.environ.get("LAB_LOCUST_METRICS_PORT") or "0",
+        }
+    )
+    return _Processes(commands, env, folder.locust_log), commands[0]
 
 
 def run_profile(opts: RunOptions) -> int:
     targets = validate(opts)
     run_id = new_run_id(opts.profile)
-    run_dir = opts.runs_root / run_id
-    (run_dir / "locust").mkdir(parents=True)
-    write_atomic(run_dir / RUN_TARGETS_NAME, targets_toml(targets))
-    if opts.compose:
-        commands = [compose_command()]
-        env = child_env(lab_env(opts, run_id, "/srv/lab/runs"))
-    else:
-        commands = local_commands(opts, run_dir)
-        paths = [str(REPO_ROOT / "app"), str(REPO_ROOT), os.environ.get("PYTHONPATH", "")]
-        env = child_env(
-            {
-                **lab_env(opts, run_id, str(opts.runs_root.resolve())),
-                "PYTHONPATH": os.pathsep.join(p for p in paths if p),
-                # Any free port: other engineers' Locust runs share this machine.
-                "LAB_LOCUST_METRICS_PORT": os.environ.get("LAB_LOCUST_METRICS_PORT") or "0",
-            }
-        )
+    folder = RunFolder(opts.runs_root / run_id)
+    folder.locust.mkdir(parents=True)
+    atomic_write(folder.targets, targets_toml(targets))
+    procs, command = _start(opts, run_id, folder)
     meta = initial_meta(
         run_id=run_id,
         profile=opts.profile,
@@ -325,58 +336,87 @@ def run_profile(opts: RunOptions) -> int:
         scale=opts.scale,
         target=opts.target_url,
         mode=opts.mode,
-        command=commands[0],
+        command=command,
     )
-    write_meta(run_dir, meta)
+    write_meta(folder.path, meta)
     print(
         f"run {run_id}: profile {opts.profile} against {opts.target_url} ({opts.mode}); "
-        f"results in {run_dir}"
+        f"results in {folder.path}"
     )
     started = time.monotonic()
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    procs = _Processes(commands, env, run_dir / "locust" / "locust.log")
+    interrupted = False
+    start_error: str | None = None
     try:
         try:
-            outcome = _watch(procs, run_dir / "locust" / "stats_stats_history.csv",
+            if isinstance(procs, ComposeRun):
+                procs.start()
+            outcome = _watch(procs, folder.locust_history_csv,
                              started + opts.duration_s + GRACE_S, started)  # fmt: skip
         except KeyboardInterrupt:
             print("\ninterrupted: stopping Locust cleanly (results are kept)...", file=sys.stderr)
+            interrupted = True
             outcome = "interrupted"
-            try:
-                procs.stop()
-            except KeyboardInterrupt:
-                for proc in procs.procs:
-                    proc.kill()
-        procs.wait_workers()
+            _stop_quietly(procs)
+        except LabError as exc:  # Compose could not start the run's containers
+            start_error = exc.message
+            outcome = "failed"
+        try:
+            procs.wait_workers()
+        except KeyboardInterrupt:
+            interrupted = True
     finally:
         signal.signal(signal.SIGTERM, previous)
-    exit_code = procs.main.returncode
-    meta.update(ended_at=now_iso(), locust_exit_code=exit_code)
-    has_records = any((run_dir / "requests").glob("*/part-*.parquet"))
-    if outcome == "completed":
-        meta["status"] = "completed" if has_records or exit_code in (0, 1) else "failed"
-    else:
-        meta["status"] = "interrupted"
-    write_meta(run_dir, meta)
-    if meta["status"] == "failed":
+    restored = None
+    if isinstance(procs, ComposeRun):
+        try:
+            restored = procs.restore()
+        except LabError as exc:
+            restored = f"could not put the lab's Locust UI back: {exc.message}"
+    exit_code = procs.returncode
+    status = status_from_events(folder.events, interrupted=interrupted)
+    if outcome == "timeout" and status != STATUS_FAILED_TO_START:
+        status = STATUS_ABORTED  # it overran its plan by the grace: something hung
+    meta.update(ended_at=now_iso(), locust_exit_code=exit_code, status=status)
+    if start_error:
+        meta["error"] = start_error
+    write_meta(folder.path, meta)
+    if restored:
+        print(restored)
+    if status in (STATUS_FAILED_TO_START, STATUS_ABORTED):
         print(
-            f"Locust exited with {exit_code}; its log: {run_dir / 'locust' / 'locust.log'}",
+            f"run {status}: Locust exited with {exit_code}"
+            + (f" ({start_error})" if start_error else "")
+            + f"; its log: {folder.locust_log}",
             file=sys.stderr,
         )
-    if meta["status"] != "failed":
+    if status != STATUS_FAILED_TO_START:
         print(f"waiting {SPAN_SETTLE_S:.0f} s for the last spans to reach the trace archive...")
         time.sleep(SPAN_SETTLE_S)
     from lab.report import run_report  # the report needs DuckDB; import it when the load is over
 
     code = run_report(
-        run_dir, targets=targets, prometheus_url=opts.prometheus, jaeger_url=opts.jaeger_url
+        folder.path, targets=targets, prometheus_url=opts.prometheus, jaeger_url=opts.jaeger_url
     )
-    if outcome != "completed":
+    if status == STATUS_INTERRUPTED:
         return EXIT_INTERRUPTED
+    if code == EXIT_OK and exit_code == EXIT_UNTRUSTWORTHY:
+        return EXIT_UNTRUSTWORTHY
     if code == EXIT_OK and exit_code not in (0, None):
         print(
-            f"Locust reported a failed check or error (exit {exit_code}): "
-            f"see {run_dir / 'locust' / 'locust.log'}"
+            f"Locust reported a failed check or error (exit {exit_code}): see {folder.locust_log}"
         )
         return EXIT_BREACH
     return code
+
+
+def _stop_quietly(procs: _Processes | ComposeRun) -> None:
+    """Stop the run; a second Ctrl-C kills it (results flushed so far stay)."""
+    try:
+        procs.stop()
+    except KeyboardInterrupt:
+        if isinstance(procs, _Processes):
+            for proc in procs.procs:
+                proc.kill()
+        else:
+            procs.stop(timeout_s=1)

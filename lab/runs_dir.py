@@ -1,19 +1,14 @@
-"""Where runs live, how they are named, and how a user's RUN argument is resolved."""
+"""Where runs live, and how a user's RUN argument is resolved (safely) to a run folder."""
 
 from __future__ import annotations
 
 import json
 import os
-import re
-import secrets
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from lab.contract import atomic_write, is_run_id
 from lab.errors import LabError
-
-RUN_ID_PATTERN = re.compile(r"^\d{8}-\d{6}-[a-z0-9_]+-[0-9a-f]{4}$")
-PROFILE_PATTERN = re.compile(r"^[a-z0-9_]+$")
 
 
 def runs_root(explicit: str | None = None) -> Path:
@@ -21,30 +16,30 @@ def runs_root(explicit: str | None = None) -> Path:
     return Path(explicit or os.environ.get("LAB_RUNS_DIR") or "runs")
 
 
-def new_run_id(profile: str, now: datetime | None = None) -> str:
-    """`YYYYmmdd-HHMMSS-<profile>-<4 hex>` in UTC, e.g. `20260101-120000-load-3fa2`."""
-    if not PROFILE_PATTERN.match(profile):
-        raise LabError(f"profile name {profile!r} must be lower-case letters, digits or _")
-    moment = now or datetime.now(UTC)
-    return f"{moment:%Y%m%d-%H%M%S}-{profile}-{secrets.token_hex(2)}"
-
-
 def resolve_run(root: Path, run: str) -> Path:
-    """A run folder from an id or a path; LabError when it does not exist."""
-    candidate = Path(run)
-    if candidate.is_dir():
-        return candidate
-    by_id = root / run
-    if by_id.is_dir():
-        return by_id
-    raise LabError(f"unknown run {run!r}: no folder {by_id} (list runs with `lab runs`)")
+    """The folder of run `run` inside `root`; LabError (exit 2) for anything else.
+
+    Only a plain run id is accepted: no path separators, no `..`, no absolute path, the
+    run id format, an existing folder directly inside the runs folder. A command given a
+    refused name writes nothing, so `lab report ../../etc` or `lab report app` cannot
+    write outside the runs folder.
+    """
+    if "/" in run or "\\" in run or run in (".", "..") or not is_run_id(run):
+        raise LabError(
+            f"unknown run {run!r}: give a run id (e.g. 20260101-120000-load-3fa2) of a folder "
+            f"in {root}, not a path (list runs with `lab runs`)"
+        )
+    folder = root / run
+    if not folder.is_dir() or folder.is_symlink():
+        raise LabError(f"unknown run {run!r}: no folder {folder} (list runs with `lab runs`)")
+    return folder
 
 
 def list_run_dirs(root: Path) -> list[Path]:
     """Run folders under `root`, oldest first (ids sort by time)."""
     if not root.is_dir():
         return []
-    return sorted(p for p in root.iterdir() if p.is_dir() and RUN_ID_PATTERN.match(p.name))
+    return sorted(p for p in root.iterdir() if p.is_dir() and is_run_id(p.name))
 
 
 def read_json(path: Path) -> dict[str, Any] | None:
@@ -57,7 +52,5 @@ def read_json(path: Path) -> dict[str, Any] | None:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    """Write through a temporary name and rename, so a reader never sees half a file."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    tmp.replace(path)
+    """lab.contract.atomic_write, under the name the report modules use."""
+    atomic_write(path, text)

@@ -6,17 +6,11 @@ import itertools
 import json
 import os
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
+from lab.contract import Credential, credentials_file
 
-@dataclass(frozen=True)
-class Credential:
-    tenant_id: int
-    tenant_slug: str
-    email: str
-    password: str
-    role: str
+__all__ = ["Credential", "CredentialPool", "CredentialsError", "load_credentials"]
 
 
 class CredentialsError(RuntimeError):
@@ -24,7 +18,7 @@ class CredentialsError(RuntimeError):
 
 
 def credentials_path() -> Path:
-    return Path(os.environ.get("LAB_RUNS_DIR") or "runs") / "credentials.json"
+    return credentials_file(Path(os.environ.get("LAB_RUNS_DIR") or "runs"))
 
 
 def load_credentials(path: Path) -> list[Credential]:

@@ -13,10 +13,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-logger = logging.getLogger(__name__)
+from lab.contract import UNTRUSTWORTHY_EVENTS
 
-# Kinds that make a run's numbers not trustworthy.
-UNTRUSTWORTHY_KINDS = frozenset({"cpu_warning", "worker_lost", "record_incomplete"})
+logger = logging.getLogger(__name__)
 
 
 class EventLog:
@@ -44,7 +43,7 @@ class EventLog:
 
     @property
     def untrustworthy_reasons(self) -> list[str]:
-        return sorted({kind for kind in self.kinds_written if kind in UNTRUSTWORTHY_KINDS})
+        return sorted({kind for kind in self.kinds_written if kind in UNTRUSTWORTHY_EVENTS})
 
 
 def read_events(path: Path) -> list[dict[str, Any]]:

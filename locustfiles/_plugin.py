@@ -17,25 +17,46 @@ import time
 from typing import Any
 
 import gevent
+import locust.runners
 from locust import events
 from locust.env import Environment
-from locust.runners import STATE_INIT, STATE_STOPPED, MasterRunner, WorkerRunner
+from locust.runners import (
+    STATE_INIT,
+    STATE_MISSING,
+    STATE_RUNNING,
+    STATE_STOPPED,
+    WORKER_REPORT_INTERVAL,
+    MasterRunner,
+    WorkerRunner,
+)
 
+from lab.contract import (
+    EXIT_BAD_INPUT,
+    EXIT_BREACH,
+    EXIT_OK,
+    EXIT_UNTRUSTWORTHY,
+    STATUS_INTERRUPTED,
+    new_run_id,
+)
 from locustfiles import _tracing
 from locustfiles._checks import check_record
 from locustfiles._events import EventLog
+from locustfiles._load_plan import LoadPlanMonitor
 from locustfiles._metrics import LocustCollector, serve_metrics
-from locustfiles._record import RequestRecorder, count_record_rows
-from locustfiles._settings import LabSettings, SettingsError, new_run_id, settings_from_options
-from locustfiles._shapes import LabShape, StepVerdict, resolve_stages
+from locustfiles._record import RequestRecorder, count_record_rows, rows_by_worker
+from locustfiles._settings import LabSettings, SettingsError, settings_from_options
+from locustfiles._shapes import CommonOptions, LabShape, StepVerdict, resolve_stages
 from locustfiles._targets import load_run_targets
 
 logger = logging.getLogger("locustfiles")
 
-EXIT_BREACH = 1  # same codes as `lab` (lab/errors.py)
-EXIT_UNTRUSTWORTHY = 3
 RECORD_WAIT_S = 10.0
 HEALTH_POLL_S = 1.0
+# A worker's own user count reaches the master with its stats, every WORKER_REPORT_INTERVAL
+# seconds: a report older than this is a worker that stopped talking.
+REPORT_STALE_S = 2 * WORKER_REPORT_INTERVAL + 2.0
+# After a ramp, wait this long before comparing users with the plan (reports lag).
+SETTLE_S = WORKER_REPORT_INTERVAL + 2.0
 
 
 class LabPlugin:
@@ -51,12 +72,25 @@ class LabPlugin:
         self.events_log: EventLog | None = None
         self.recorder: RequestRecorder | None = None
         self.tracing: _tracing.LabTracing | None = None
-        self.workers_rows: dict[str, int] = {}
-        self.workers_dropped: dict[str, int] = {}
-        self.lost_workers: set[str] = set()
-        self.cpu_warned: set[str] = set()
         self.metrics_server: Any = None
         self._health: gevent.Greenlet | None = None
+        # A run started from Locust's web UI (or its HTTP API): the master owns its folder.
+        self.web_ui = False
+        self._reset_run_state()
+
+    def _reset_run_state(self) -> None:
+        self.workers_rows: dict[str, int] = {}
+        self.workers_dropped: dict[str, int] = {}
+        self.workers_requests: dict[str, int] = {}  # requests each worker reported to the master
+        self.workers_users: dict[str, tuple[float, int]] = {}  # (time of report, its users)
+        self.lost_workers: set[str] = set()  # missing now
+        self.ever_lost: set[str] = set()
+        self.cpu_warned: set[str] = set()
+        self.load_plan = LoadPlanMonitor()
+        self.load_started_at: float | None = None  # time.monotonic() of test_start
+        self.load_stopped_at: float | None = None
+        self.planned_s: float | None = None
+        self._settled_since: float | None = None
         self._finished = False
 
     # --- init -------------------------------------------------------------------------------
@@ -66,27 +100,48 @@ class LabPlugin:
             settings = settings_from_options(options)
         except SettingsError as exc:
             sys.stderr.write(f"locustfiles: {exc}\n")
-            raise SystemExit(2) from exc
-        if not settings.run_id and not self.is_worker:
-            run_id = new_run_id(settings.profile)
-            options.lab_run_id = run_id  # shipped to workers with each spawn message
-            settings = settings_from_options(options)
-        self.settings = settings
+            raise SystemExit(EXIT_BAD_INPUT) from exc
         self._restrict_scenario(settings.scenario)
         LabShape.settings = settings
+        LabShape.launch_options = CommonOptions.from_options(options)
         events_ = self.environment.events
         events_.request.add_listener(self.on_request)
         events_.test_start.add_listener(self.on_test_start)
         events_.test_stop.add_listener(self.on_test_stop)
         events_.quitting.add_listener(self.on_quitting)
         if self.is_worker:
+            self.settings = settings
             events_.report_to_master.add_listener(self.on_report_to_master)
             return
+        # Missing heartbeats for this many seconds make a worker "missing" (Locust's own 3 s
+        # flags busy workers on a loaded 2-core machine). Read by Locust when workers connect.
+        locust.runners.HEARTBEAT_LIVENESS = settings.heartbeat_liveness
+        headless = bool(getattr(options, "headless", False) or getattr(options, "autostart", False))
+        self.web_ui = not headless and not settings.run_id
+        if self.is_master:
+            events_.worker_report.add_listener(self.on_worker_report)
+        if self.web_ui:
+            # No run folder until a test starts: each test gets its own (on_test_start).
+            self.settings = settings
+            logger.info(
+                "lab: web UI mode, each test started becomes a run in %s", settings.runs_dir
+            )
+        else:
+            if not settings.run_id:
+                options.lab_run_id = new_run_id(settings.profile)  # shipped to the workers
+                settings = settings_from_options(options)
+            self._open_run(settings)
+        self._start_metrics(settings)
+        self._health = gevent.spawn(self._watch_health)
+
+    def _open_run(self, settings: LabSettings) -> None:
+        """The run's folder and events.jsonl: at init for `lab run`, at test start for the UI."""
+        self.settings = settings
         settings.run_dir.mkdir(parents=True, exist_ok=True)
         self.events_log = EventLog(settings.events_file)
         LabShape.targets = load_run_targets(settings.run_dir)
         LabShape.on_breaking_point = self.on_breaking_point
-        stages = resolve_stages(settings)
+        stages = resolve_stages(settings, LabShape.launch_options)
         logger.info(
             "lab run %s: profile %s, peak %d users, %d s, results in %s",
             settings.run_id,
@@ -101,11 +156,8 @@ class LabPlugin:
             profile=settings.profile,
             role="master" if self.is_master else "local",
             stages=[stage.__dict__ for stage in stages],
+            heartbeat_liveness_s=settings.heartbeat_liveness,
         )
-        if self.is_master:
-            events_.worker_report.add_listener(self.on_worker_report)
-        self._start_metrics(settings)
-        self._health = gevent.spawn(self._watch_health)
 
     def _restrict_scenario(self, scenario: str) -> None:
         if not scenario:
@@ -139,26 +191,88 @@ class LabPlugin:
             "Locust metrics for Prometheus at http://%s:%d/metrics", settings.metrics_host, port
         )
 
-    # --- record and tracing (local, worker) -------------------------------------------------
+    # --- start of the load ------------------------------------------------------------------
     def on_test_start(self, environment: Environment, **_kwargs: Any) -> None:
+        if not self.is_worker:
+            self._start_load(environment)
         if self.is_master:
             return
-        settings = settings_from_options(
-            environment.parsed_options
-        )  # a worker has the master's now
+        # A worker has the master's options now (run id, profile, sampling ratio).
+        settings = settings_from_options(environment.parsed_options)
         self.settings = settings
         if self.recorder is None or self.recorder.run_id != settings.run_id:
-            folder = settings.run_dir / "requests" / self.worker_id
+            if self.recorder is not None:
+                self.recorder.stop_timer()
+                self.recorder.flush()
             self.recorder = RequestRecorder(
-                folder, self.worker_id, settings.run_id, flush_seconds=settings.record_flush_seconds
+                settings.folder.worker_requests(self.worker_id),
+                self.worker_id,
+                settings.run_id,
+                flush_seconds=settings.record_flush_seconds,
             )
         self.recorder.start_timer()
-        if self.tracing is None and not _tracing.tracing_disabled_by_environ():
+        if _tracing.tracing_disabled_by_environ():
+            return
+        if self.tracing is not None and self.tracing.run_id != settings.run_id:
+            self.tracing.shutdown(timeout_s=3.0)  # the previous UI test's spans
+            self.tracing = None
+        if self.tracing is None:
             self.tracing = _tracing.LabTracing(
                 settings.run_id, settings.trace_sample_ratio, worker_id=self.worker_id
             )
             _tracing.activate(self.tracing)
 
+    def _start_load(self, environment: Environment) -> None:
+        """Master or local process: the load starts now; a web UI test becomes a run here."""
+        options = environment.parsed_options
+        if self.web_ui:
+            if self.settings is not None and self.events_log is not None and not self._finished:
+                self._finish_run(environment)  # a test restarted before the last one finished
+            self._reset_run_state()
+            options.lab_run_id = new_run_id(str(getattr(options, "lab_profile", "smoke")))
+            settings = settings_from_options(options)  # shipped to workers with the spawn
+            self._write_ui_meta(settings, options)
+            self._open_run(settings)
+        assert self.settings is not None
+        assert self.events_log is not None
+        shape = environment.shape_class
+        common = shape.common_options() if isinstance(shape, LabShape) else CommonOptions()
+        stages = resolve_stages(self.settings, common) if isinstance(shape, LabShape) else []
+        if stages:
+            self.planned_s = stages[-1].end_s
+        else:  # Locust's own shape-less run: its run time, if any, is the plan
+            run_time = getattr(options, "run_time", None)
+            self.planned_s = float(run_time) if run_time else None
+        self.load_started_at = time.monotonic()
+        self.events_log.write(
+            "load_started",
+            planned_s=self.planned_s,
+            stages=[stage.__dict__ for stage in stages],
+            users=getattr(options, "num_users", None) if not stages else None,
+        )
+
+    def _write_ui_meta(self, settings: LabSettings, options: Any) -> None:
+        from lab.meta import initial_meta, write_meta  # only the UI master writes meta.json
+
+        common = CommonOptions.from_options(options)
+        meta = initial_meta(
+            run_id=settings.run_id,
+            profile=settings.profile,
+            users=common.users or settings.users or None,
+            spawn_rate=common.spawn_rate or settings.spawn_rate or None,
+            duration=f"{common.run_time_s}s" if common.run_time_s else None,
+            workers=len(self.runner.clients) if self.is_master else 0,
+            scenario=settings.scenario or None,
+            scale=None,
+            target=str(self.environment.host or ""),
+            mode="ui",
+            command=list(sys.argv),
+        )
+        settings.run_dir.mkdir(parents=True, exist_ok=True)
+        write_meta(settings.run_dir, meta)
+        self._ui_meta = meta
+
+    # --- record and tracing (local, worker) -------------------------------------------------
     def on_request(self, **kwargs: Any) -> None:
         if self.recorder is not None:
             self.recorder.on_request(**kwargs)
@@ -167,15 +281,30 @@ class LabPlugin:
         if self.recorder is not None:
             self.recorder.stop_timer()
             self.recorder.flush()
+        if self.is_worker or self.load_started_at is None or self.load_stopped_at is not None:
+            return
+        self.load_stopped_at = time.monotonic()
+        if self.web_ui:
+            # The process lives on for the next test: finish this run once the workers'
+            # last reports and record parts are in.
+            gevent.spawn_later(WORKER_REPORT_INTERVAL + 1.0, self._finish_run, environment)
 
     def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
         if self.recorder is not None:
             data["lab_record_rows"] = self.recorder.rows_written
+            data["lab_run_id"] = self.recorder.run_id
         if self.tracing is not None:
             data["lab_spans_dropped"] = self.tracing.dropped_spans
 
     # --- master bookkeeping -----------------------------------------------------------------
     def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
+        now = time.time()
+        if "user_count" in data:
+            self.workers_users[client_id] = (now, int(data["user_count"]))
+        total = data.get("stats_total") or {}
+        self.workers_requests[client_id] = self.workers_requests.get(client_id, 0) + int(
+            total.get("num_requests", 0)
+        )
         if "lab_record_rows" in data:
             self.workers_rows[client_id] = int(data["lab_record_rows"])
         if "lab_spans_dropped" in data:
@@ -198,30 +327,94 @@ class LabPlugin:
         )
 
     def _watch_health(self) -> None:
-        """Record lost workers and CPU saturation (Locust's own 90 % warning)."""
+        """Record lost workers, CPU saturation (Locust's 90 % warning) and off-plan load."""
         while True:
-            self._check_health_once()
+            try:
+                self._check_health_once()
+            except Exception:  # the watch must outlive any surprise; the run goes on
+                logger.exception("lab health check failed")
             gevent.sleep(HEALTH_POLL_S)
 
     def _check_health_once(self) -> None:
-        assert self.events_log is not None
+        if self.events_log is None or self._finished:
+            return
         runner = self.runner
         if runner.cpu_warning_emitted and self.worker_id not in self.cpu_warned:
             name = "master" if self.is_master else "local"
             self.cpu_warned.add(self.worker_id)
             self.events_log.write("cpu_warning", worker=name, cpu_percent=runner.current_cpu_usage)
-        if not self.is_master:
-            return
-        for node in list(runner.clients.values()):
-            if node.state == "missing" and node.id not in self.lost_workers:
+        if self.is_master:
+            self._check_workers()
+        self._check_load_plan()
+
+    def _check_workers(self) -> None:
+        assert self.events_log is not None
+        for node in list(self.runner.clients.values()):
+            if node.state == STATE_MISSING and node.id not in self.lost_workers:
                 self.lost_workers.add(node.id)
+                self.ever_lost.add(node.id)
+                reported = self.workers_requests.get(node.id, 0)
                 logger.warning(
-                    "worker %s lost (no heartbeat): results are not trustworthy", node.id
+                    "worker %s lost (no heartbeat for %d s) after reporting %d requests: "
+                    "results are not trustworthy",
+                    node.id,
+                    self.settings.heartbeat_liveness if self.settings else 0,
+                    reported,
                 )
-                self.events_log.write("worker_lost", worker=node.id)
+                self.events_log.write(
+                    "worker_lost",
+                    worker=node.id,
+                    reported_requests=reported,
+                    reported_record_rows=self.workers_rows.get(node.id, 0),
+                )
+            elif node.state != STATE_MISSING and node.id in self.lost_workers:
+                self.lost_workers.discard(node.id)
+                logger.warning("worker %s is back after missing its heartbeats", node.id)
+                self.events_log.write("worker_returned", worker=node.id, state=node.state)
             if node.cpu_warning_emitted and node.id not in self.cpu_warned:
                 self.cpu_warned.add(node.id)
                 self.events_log.write("cpu_warning", worker=node.id, cpu_percent=node.cpu_usage)
+
+    def users_running(self) -> int:
+        """Users the generator runs now: each worker's own count (a worker Locust marked
+        missing still runs its users), or the local runner's."""
+        if not self.is_master:
+            return int(self.runner.user_count)
+        fresh = time.time() - REPORT_STALE_S
+        return sum(users for at, users in self.workers_users.values() if at >= fresh)
+
+    def planned_users(self) -> int | None:
+        shape = self.environment.shape_class
+        if isinstance(shape, LabShape):
+            return shape.planned_users()
+        target = getattr(self.runner, "target_user_count", None)
+        return int(target) if target else None
+
+    def _check_load_plan(self) -> None:
+        if self.load_started_at is None or self.load_stopped_at is not None:
+            return
+        now = time.monotonic()
+        if self.runner.state == STATE_RUNNING:
+            if self._settled_since is None:
+                self._settled_since = now
+        else:
+            self._settled_since = None
+        settled = self._settled_since is not None and now - self._settled_since >= SETTLE_S
+        before = self.load_plan.open
+        self.load_plan.sample(time.time(), self.planned_users(), self.users_running(), settled)
+        if before is None and self.load_plan.open is not None:
+            window = self.load_plan.open
+            logger.warning(
+                "load off plan: %d users running, %d planned", window.extreme_users,
+                window.planned_users,
+            )  # fmt: skip
+        self._write_closed_windows()
+
+    def _write_closed_windows(self) -> None:
+        assert self.events_log is not None
+        while self.load_plan.closed:
+            window = self.load_plan.closed.pop(0)
+            self.events_log.write("load_off_plan", **window.detail())
 
     # --- end of run -------------------------------------------------------------------------
     def on_quitting(self, environment: Environment, **_kwargs: Any) -> None:
@@ -236,12 +429,12 @@ class LabPlugin:
             self.tracing.shutdown(timeout_s=3.0)
             if self.tracing.dropped_spans and self.is_worker:
                 logger.warning("%d spans dropped by the exporter", self.tracing.dropped_spans)
-        if self.is_worker or self._finished or self.settings is None or self.events_log is None:
-            return
-        self._finished = True
         if self._health is not None:
             self._health.kill(block=False)
-        self._check_health_once()
+        if self.is_worker or self._finished or self.settings is None or self.events_log is None:
+            if self.metrics_server is not None:
+                self.metrics_server.stop(timeout=1)
+            return
         self._finish_run(environment)
         if self.metrics_server is not None:
             self.metrics_server.stop(timeout=1)
@@ -256,14 +449,28 @@ class LabPlugin:
         return rows
 
     def _finish_run(self, environment: Environment) -> None:
-        assert self.settings is not None
-        assert self.events_log is not None
+        if self._finished or self.settings is None or self.events_log is None:
+            return
+        self._finished = True
+        self._check_workers_if_master()
+        self.load_plan.close(time.time())
+        self._write_closed_windows()
         stats = self.runner.stats.total
         expected = stats.num_requests
         rows = self._wait_for_record(expected)
         if rows != expected:
             logger.warning("per-request record has %d rows, Locust counted %d", rows, expected)
             self.events_log.write("record_incomplete", recorded=rows, locust_requests=expected)
+        for worker in sorted(self.ever_lost):
+            recorded = rows_by_worker(self.settings.run_dir).get(worker, 0)
+            reported = self.workers_requests.get(worker, 0)
+            self.events_log.write(
+                "lost_worker_record",
+                worker=worker,
+                reported_requests=reported,
+                recorded_rows=recorded,
+                not_recorded=max(0, reported - recorded),
+            )
         dropped = sum(self.dropped_spans_by_worker().values())
         if dropped:
             self.events_log.write("spans_dropped", count=dropped)
@@ -296,16 +503,44 @@ class LabPlugin:
         elif untrustworthy:
             code = EXIT_UNTRUSTWORTHY
         else:
-            code = 0
+            code = EXIT_OK
             logger.info("all target checks passed (%d requests in the record)", rows)
         environment.process_exit_code = code
+        stopped = self.load_stopped_at or time.monotonic()
+        ran_s = stopped - self.load_started_at if self.load_started_at is not None else None
         self.events_log.write(
             "run_finished",
             requests=expected,
             failures=stats.num_failures,
             record_rows=rows,
             exit_code=code,
+            ran_s=None if ran_s is None else round(ran_s, 1),
+            planned_s=self.planned_s,
         )
+        if self.web_ui:
+            self._finish_ui_meta()
+
+    def _check_workers_if_master(self) -> None:
+        if self.is_master and self.events_log is not None:
+            self._check_workers()
+
+    def _finish_ui_meta(self) -> None:
+        """A web UI run's final status, from the same evidence `lab run` uses."""
+        from lab.health import status_from_events
+        from lab.meta import now_iso, write_meta
+
+        assert self.settings is not None
+        shape = self.environment.shape_class
+        # The UI's stop button (or POST /stop) before the plan ran out is an interruption.
+        stopped_by_user = not (isinstance(shape, LabShape) and shape.finished)
+        meta = dict(getattr(self, "_ui_meta", {}))
+        status = status_from_events(self.settings.events_file, interrupted=stopped_by_user)
+        meta.update(ended_at=now_iso(), status=status)
+        if status == STATUS_INTERRUPTED:
+            meta["stopped_by"] = "web UI"
+        write_meta(self.settings.run_dir, meta)
+        logger.info("lab run %s: %s, results in %s", self.settings.run_id, status,
+                    self.settings.run_dir)  # fmt: skip
 
 
 _plugin: LabPlugin | None = None

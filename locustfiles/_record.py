@@ -11,7 +11,6 @@ request count. Memory holds one batch at most.
 from __future__ import annotations
 
 import logging
-import os
 import re
 import time
 from pathlib import Path
@@ -21,6 +20,7 @@ import gevent
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lab.contract import RunFolder, atomic_write
 from lab.schemas import REQUEST_SCHEMA
 from locustfiles._tracing import current_trace_id
 
@@ -126,11 +126,10 @@ class RequestRecorder:
         columns, self._columns = self._columns, {field.name: [] for field in REQUEST_SCHEMA}
         table = pa.Table.from_pydict(columns, schema=REQUEST_SCHEMA)
         final = self.folder / f"part-{self._seq:06d}.parquet"
-        temporary = self.folder / f".part-{self._seq:06d}.parquet.tmp"
         try:
-            self.folder.mkdir(parents=True, exist_ok=True)
-            pq.write_table(table, temporary, compression="zstd")
-            os.replace(temporary, final)
+            sink = pa.BufferOutputStream()
+            pq.write_table(table, sink, compression="zstd")
+            atomic_write(final, sink.getvalue().to_pybytes())
         except OSError as exc:
             logger.error(
                 "per-request record: could not write %s (%d rows lost): %s", final, count, exc
@@ -158,7 +157,19 @@ class RequestRecorder:
 
 
 def record_parts(run_dir: Path) -> list[Path]:
-    return sorted((run_dir / "requests").glob("*/part-*.parquet"))
+    return RunFolder(run_dir).request_parts()
+
+
+def rows_by_worker(run_dir: Path) -> dict[str, int]:
+    """Rows of the complete parts in each worker's folder (footer reads only)."""
+    rows: dict[str, int] = {}
+    for part in record_parts(run_dir):
+        try:
+            count = pq.ParquetFile(part).metadata.num_rows
+        except (OSError, pa.ArrowInvalid):
+            continue
+        rows[part.parent.name] = rows.get(part.parent.name, 0) + count
+    return rows
 
 
 def count_record_rows(run_dir: Path) -> int:

@@ -8,20 +8,26 @@ run id, profile and sampling ratio.
 from __future__ import annotations
 
 import os
-import re
-import secrets
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from locust import events
-from locust.util.timespan import parse_timespan
 
-PROFILES = ("smoke", "load", "stress", "spike", "soak")
+from lab.contract import (
+    DEFAULT_PROFILE,
+    PROFILE_NAMES,
+    RunFolder,
+    credentials_file,
+    is_run_id,
+    parse_duration,
+)
+
 DEFAULT_METRICS_PORT = 9646
 DEFAULT_TRACE_SAMPLE_RATIO = 0.1
-_RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# Locust's default is 3 heartbeats (3 s): on a busy 2-core machine a worker busy with its
+# users misses that often and is wrongly called missing; 10 s still finds a dead one fast.
+DEFAULT_HEARTBEAT_LIVENESS = 10
 
 
 def _number(cast: type[int] | type[float], default: float) -> Any:
@@ -42,9 +48,9 @@ def _register_flags(parser: Any, **_kwargs: Any) -> None:
     group.add_argument(
         "--lab-profile",
         env_var="LAB_PROFILE",
-        default="smoke",
-        choices=PROFILES,
-        help="load shape: smoke, load, stress, spike, soak",
+        default=DEFAULT_PROFILE,
+        choices=PROFILE_NAMES,
+        help="load shape: " + ", ".join(PROFILE_NAMES),
     )
     group.add_argument(
         "--lab-users",
@@ -94,6 +100,13 @@ def _register_flags(parser: Any, **_kwargs: Any) -> None:
         help="interface of the Prometheus endpoint",
     )
     group.add_argument(
+        "--lab-heartbeat-liveness",
+        env_var="LAB_HEARTBEAT_LIVENESS",
+        type=_number(int, DEFAULT_HEARTBEAT_LIVENESS),
+        default=DEFAULT_HEARTBEAT_LIVENESS,
+        help="seconds without a worker's heartbeat before the master calls it missing",
+    )
+    group.add_argument(
         "--lab-record-flush-seconds",
         env_var="LAB_RECORD_FLUSH_SECONDS",
         type=_number(float, 2.0),
@@ -115,34 +128,34 @@ class LabSettings:
     metrics_port: int
     metrics_host: str
     record_flush_seconds: float
+    heartbeat_liveness: int = DEFAULT_HEARTBEAT_LIVENESS
+
+    @property
+    def folder(self) -> RunFolder:
+        return RunFolder(self.runs_dir / self.run_id)
 
     @property
     def run_dir(self) -> Path:
-        return self.runs_dir / self.run_id
+        return self.folder.path
 
     @property
     def events_file(self) -> Path:
-        return self.run_dir / "events.jsonl"
+        return self.folder.events
 
     @property
     def credentials_file(self) -> Path:
-        return self.runs_dir / "credentials.json"
+        return credentials_file(self.runs_dir)
 
 
 class SettingsError(ValueError):
     """A knob has a value the lab cannot use; the message says which and how to fix it."""
 
 
-def new_run_id(profile: str) -> str:
-    """`YYYYmmdd-HHMMSS-<profile>-<4 hex>` (UTC), as `lab run` names runs."""
-    return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{profile}-{secrets.token_hex(2)}"
-
-
 def settings_from_options(options: Any) -> LabSettings:
     """Validated settings from Locust's parsed options (flags, environment, defaults)."""
     duration_text = str(getattr(options, "lab_duration", "") or "").strip()
     try:
-        duration_s = parse_timespan(duration_text) if duration_text else 0
+        duration_s = parse_duration(duration_text) if duration_text else 0
     except ValueError as exc:
         raise SettingsError(
             f"LAB_DURATION={duration_text!r} is not a duration; use e.g. 90s, 5m, 1h30m"
@@ -155,11 +168,13 @@ def settings_from_options(options: Any) -> LabSettings:
     if users < 0 or spawn_rate < 0:
         raise SettingsError("LAB_USERS and LAB_SPAWN_RATE must not be negative")
     run_id = str(getattr(options, "lab_run_id", "") or "")
-    if run_id and not _RUN_ID_PATTERN.match(run_id):
-        raise SettingsError(f"LAB_RUN_ID={run_id!r} must be letters, digits, '-', '_' or '.'")
+    if run_id and not is_run_id(run_id):
+        raise SettingsError(
+            f"LAB_RUN_ID={run_id!r} is not a run id (YYYYmmdd-HHMMSS-<profile>-<4 hex>)"
+        )
     flush = float(getattr(options, "lab_record_flush_seconds", 2.0) or 2.0)
     return LabSettings(
-        profile=str(getattr(options, "lab_profile", "smoke") or "smoke"),
+        profile=str(getattr(options, "lab_profile", DEFAULT_PROFILE) or DEFAULT_PROFILE),
         users=users,
         spawn_rate=spawn_rate,
         duration_s=int(duration_s),
@@ -170,6 +185,13 @@ def settings_from_options(options: Any) -> LabSettings:
         metrics_port=int(getattr(options, "lab_locust_metrics_port", DEFAULT_METRICS_PORT)),
         metrics_host=str(getattr(options, "lab_locust_metrics_host", "0.0.0.0")),  # noqa: S104
         record_flush_seconds=max(0.1, flush),
+        heartbeat_liveness=max(
+            1,
+            int(
+                getattr(options, "lab_heartbeat_liveness", DEFAULT_HEARTBEAT_LIVENESS)
+                or DEFAULT_HEARTBEAT_LIVENESS
+            ),
+        ),
     )
 
 
@@ -181,7 +203,7 @@ def settings_from_environ() -> LabSettings:
 
     env = _Env()
     mapping = {
-        "lab_profile": ("LAB_PROFILE", "smoke"),
+        "lab_profile": ("LAB_PROFILE", DEFAULT_PROFILE),
         "lab_users": ("LAB_USERS", "0"),
         "lab_spawn_rate": ("LAB_SPAWN_RATE", "0"),
         "lab_duration": ("LAB_DURATION", ""),
@@ -192,6 +214,7 @@ def settings_from_environ() -> LabSettings:
         "lab_locust_metrics_port": ("LAB_LOCUST_METRICS_PORT", str(DEFAULT_METRICS_PORT)),
         "lab_locust_metrics_host": ("LAB_LOCUST_METRICS_HOST", "0.0.0.0"),  # noqa: S104
         "lab_record_flush_seconds": ("LAB_RECORD_FLUSH_SECONDS", "2"),
+        "lab_heartbeat_liveness": ("LAB_HEARTBEAT_LIVENESS", str(DEFAULT_HEARTBEAT_LIVENESS)),
     }
     casts = {
         "lab_users": int,
@@ -199,6 +222,7 @@ def settings_from_environ() -> LabSettings:
         "lab_trace_sample_ratio": float,
         "lab_locust_metrics_port": int,
         "lab_record_flush_seconds": float,
+        "lab_heartbeat_liveness": int,
     }
     for attr, (var, default) in mapping.items():
         raw = os.environ.get(var, default)

@@ -18,7 +18,8 @@ from typing import Any
 
 from locust import LoadTestShape
 
-from locustfiles._settings import LabSettings
+from lab.contract import PROFILES
+from locustfiles._settings import LabSettings, settings_from_options
 from locustfiles._targets import RunTargets
 
 logger = logging.getLogger(__name__)
@@ -33,36 +34,30 @@ class Stage:
 
 @dataclass(frozen=True)
 class Profile:
-    name: str
-    users: int
-    duration_s: int
+    """A profile's shape; its name, peak users and default length are lab.contract.PROFILES."""
+
     stages: tuple[Stage, ...]
     spawn_rate: float | None = None  # None = ramp to peak in 10 % of the duration
     evaluate_steps: bool = False
 
 
-PROFILES: dict[str, Profile] = {
-    "smoke": Profile("smoke", users=3, duration_s=60, stages=(Stage(1.0, 1.0),), spawn_rate=3),
+SHAPES: dict[str, Profile] = {
+    "smoke": Profile(stages=(Stage(1.0, 1.0),), spawn_rate=3),
     # Ramp (spawn rate) to a plateau held to the end.
-    "load": Profile("load", users=50, duration_s=300, stages=(Stage(1.0, 1.0),)),
+    "load": Profile(stages=(Stage(1.0, 1.0),)),
     # Ten equal steps up to the peak; the first step that breaks a target ends the run.
     "stress": Profile(
-        "stress",
-        users=500,
-        duration_s=600,
         stages=tuple(Stage(round((i + 1) / 10, 2), (i + 1) / 10) for i in range(10)),
         evaluate_steps=True,
     ),
     # Baseline, a sudden jump to the peak, and back: does the app recover?
     "spike": Profile(
-        "spike",
-        users=200,
-        duration_s=300,
         stages=(Stage(0.3, 0.2), Stage(0.5, 1.0, spawn_rate=math.inf), Stage(1.0, 0.2)),
     ),
     # A long plateau: memory and latency drift; duration is the user's call.
-    "soak": Profile("soak", users=50, duration_s=3600, stages=(Stage(1.0, 1.0),)),
+    "soak": Profile(stages=(Stage(1.0, 1.0),)),
 }
+assert set(SHAPES) == set(PROFILES), "every profile of lab.contract has a shape"
 
 
 @dataclass(frozen=True)
@@ -72,11 +67,46 @@ class ResolvedStage:
     spawn_rate: float
 
 
-def resolve_stages(settings: LabSettings) -> list[ResolvedStage]:
-    profile = PROFILES[settings.profile]
-    users = settings.users or profile.users
-    duration_s = settings.duration_s or profile.duration_s
-    spawn_rate = settings.spawn_rate or profile.spawn_rate or max(1.0, users / (0.1 * duration_s))
+@dataclass(frozen=True)
+class CommonOptions:
+    """Locust's own `-u`, `-r`, `-t` (or the users, spawn rate and run time typed in its UI)."""
+
+    users: int | None = None
+    spawn_rate: float | None = None
+    run_time_s: int | None = None
+
+    @classmethod
+    def from_options(cls, options: Any) -> CommonOptions:
+        if options is None:
+            return cls()
+        users = getattr(options, "num_users", None)
+        rate = getattr(options, "spawn_rate", None)
+        run_time = getattr(options, "run_time", None)
+        return cls(
+            users=int(users) if users else None,
+            spawn_rate=float(rate) if rate else None,
+            run_time_s=int(run_time) if run_time else None,
+        )
+
+
+def resolve_stages(
+    settings: LabSettings, common: CommonOptions | None = None
+) -> list[ResolvedStage]:
+    """The profile's stage table at the run's peak users, spawn rate and duration.
+
+    Locust's own options win over the `LAB_*` knobs, which win over the profile's defaults:
+    what a user types into Locust's UI (or passes as `-u -r -t`) is what runs.
+    """
+    common = common or CommonOptions()
+    defaults, profile = PROFILES[settings.profile], SHAPES[settings.profile]
+    users = common.users or settings.users or defaults.users
+    duration_s = common.run_time_s or settings.duration_s or defaults.duration_s
+    spawn_rate = (
+        common.spawn_rate
+        or settings.spawn_rate
+        or profile.spawn_rate
+        or max(1.0, users / (0.1 * duration_s))
+    )
     resolved = []
     for stage in profile.stages:
         stage_users = max(1, round(users * stage.users))
@@ -150,9 +180,17 @@ def judge_step(
 
 
 class LabShape(LoadTestShape):
-    """The stage table of the selected profile (plugin sets `settings` at init)."""
+    """The stage table of the selected profile, scaled by the run's users and duration.
 
+    `use_common_options`: Locust's UI shows (and `-u -r -t` set) users, spawn rate and run
+    time for this shape, and they are honoured (see `resolve_stages`).
+    """
+
+    use_common_options = True
     settings: LabSettings | None = None
+    # Locust's -u -r -t as given at start-up: a headless Locust fills unset ones with 1 before
+    # the shape starts, so the plugin keeps what was really given (set at init).
+    launch_options: CommonOptions = CommonOptions()
     targets: RunTargets = RunTargets()
     on_breaking_point: Any = None  # callable(held: StepVerdict | None, broke: StepVerdict)
 
@@ -165,12 +203,52 @@ class LabShape(LoadTestShape):
         self._held: StepVerdict | None = None
         self._finished = False
 
+    def reset_time(self) -> None:
+        """Called by Locust when a test starts: plan it from the options as they are now."""
+        super().reset_time()
+        self._stages = None
+        self._stage_index = -1
+        self._window = None
+        self._window_started = 0.0
+        self._held = None
+        self._finished = False
+        options = self._options()
+        if options is not None:
+            type(self).settings = settings_from_options(options)
+
+    def _options(self) -> Any:
+        runner = getattr(self, "runner", None)
+        environment = getattr(runner, "environment", None)
+        return getattr(environment, "parsed_options", None)
+
     def stages(self) -> list[ResolvedStage]:
         if self._stages is None:
             if self.settings is None:
                 raise RuntimeError("LabShape used before the lab plugin configured it")
-            self._stages = resolve_stages(self.settings)
+            self._stages = resolve_stages(self.settings, self.common_options())
         return self._stages
+
+    def common_options(self) -> CommonOptions:
+        """Headless: the options given at start-up; web UI: what was typed for this test."""
+        options = self._options()
+        if (
+            options is None
+            or getattr(options, "headless", False)
+            or getattr(options, "autostart", False)
+        ):
+            return self.launch_options
+        return CommonOptions.from_options(options)
+
+    @property
+    def finished(self) -> bool:
+        """True once the plan ran out (or a stress step broke): the shape ended the test."""
+        return self._finished
+
+    def planned_users(self) -> int | None:
+        """Users of the stage the shape is in now (None before the start or after the end)."""
+        if self._stages is None or self._finished or self._stage_index < 0:
+            return None
+        return self._stages[self._stage_index].users
 
     def tick(self) -> tuple[int, float] | None:
         if self._finished:
@@ -178,7 +256,7 @@ class LabShape(LoadTestShape):
         run_time = self.get_run_time()
         stages = self.stages()
         index = next((i for i, stage in enumerate(stages) if run_time < stage.end_s), None)
-        evaluate = self.settings is not None and PROFILES[self.settings.profile].evaluate_steps
+        evaluate = self.settings is not None and SHAPES[self.settings.profile].evaluate_steps
         if index is None:
             if evaluate and not self._close_step(run_time) and self._held is not None:
                 logger.info(

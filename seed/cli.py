@@ -13,9 +13,9 @@ import os
 import sys
 from typing import NoReturn
 
+from lab.contract import EXIT_BAD_INPUT, EXIT_FAILED
+
 DEFAULT_RANDOM_SEED = 20_261_101
-EXIT_BAD_INPUT = 2
-EXIT_FAILED = 1
 
 
 class _OneLineParser(argparse.ArgumentParser):

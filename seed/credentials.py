@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 
 from django.contrib.auth.hashers import get_hasher
 
-from seed.generate import Credential, PasswordEncoder
+from lab.contract import CREDENTIALS_FILE_NAME, Credential, atomic_write
+from seed.generate import PasswordEncoder
 
-FILE_NAME = "credentials.json"
+FILE_NAME = CREDENTIALS_FILE_NAME
 
 
 def runs_dir(given: str | None) -> Path:
@@ -31,7 +31,7 @@ def app_hasher() -> tuple[str, PasswordEncoder]:
 def write_credentials(
     path: Path, *, scale: str, algorithm: str, random_seed: int, users: list[Credential]
 ) -> None:
-    """Write atomically: a temporary file in the same folder renamed into place."""
+    """Write atomically (lab.contract.atomic_write): a reader never sees half a file."""
     document = {
         "scale": scale,
         "password_hasher": algorithm,
@@ -47,15 +47,5 @@ def write_credentials(
             for user in users
         ],
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".credentials-", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            json.dump(document, stream, indent=2)
-            stream.write("\n")
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    # 0600: the file holds the seeded users' passwords.
+    atomic_write(path, json.dumps(document, indent=2) + "\n", mode=0o600)

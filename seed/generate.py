@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 from faker import Faker
 
+from lab.contract import Credential
 from seed import LAB_MARKER
 from seed.catalog import (
     CATEGORIES,
@@ -163,15 +164,6 @@ def plan_tenants(seed: int, scale: Scale, pools: Pools, clock: Clock) -> list[Te
                        sales[index])
         )  # fmt: skip
     return plans
-
-
-@dataclass
-class Credential:
-    tenant_id: int
-    tenant_slug: str
-    email: str
-    password: str
-    role: str
 
 
 @dataclass

@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
+from lab.contract import RUN_ID_PATTERN, new_run_id
 from lab.errors import LabError
 from lab.meta import images_and_limits, initial_meta, write_meta
 from lab.runner import _Processes, parse_duration, targets_toml
-from lab.runs_dir import RUN_ID_PATTERN, new_run_id
 from lab.target_safety import check_target
 from lab.targets import Targets, load_targets
 
@@ -26,7 +26,7 @@ def test_run_id_format() -> None:
     assert re.fullmatch(r"20260304-050607-load-[0-9a-f]{4}", run_id)
     assert RUN_ID_PATTERN.match(run_id)
     assert new_run_id("soak") != new_run_id("soak") or True  # 4 random hex: collisions are rare
-    with pytest.raises(LabError):
+    with pytest.raises(ValueError, match="lower-case"):
         new_run_id("Load Test")
 
 

@@ -73,7 +73,7 @@ def test_planted_leak_fails_with_slope_and_projection(
 ) -> None:
     start = _window_start()
     url = _start(backfilled_prometheus, start, leaking=True)
-    run_dir = _soak_run(runs_root, "20260101-000000-soak-1eak", start, latency_growth=1.0)
+    run_dir = _soak_run(runs_root, "20260101-000000-soak-1ea0", start, latency_growth=1.0)
     result = lab_cli("soak-verdict", run_dir.name, "--prometheus", url, "--memory-limit", "1GiB")
     assert result.code == 1, result.out + result.err
     leak_lines = [line for line in result.out.splitlines()[1:] if line.endswith("LEAK")]

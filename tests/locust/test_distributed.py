@@ -79,6 +79,14 @@ def scrape(port: str) -> str:
         return response.read().decode()
 
 
+def _running_with_requests(port: str) -> bool:
+    try:
+        text = scrape(port)
+    except OSError:
+        return False
+    return 'state="running"} 2.0' in text and metric_sum(text, "locust_requests_total{") > 0
+
+
 def metric_sum(text: str, prefix: str) -> float:
     return sum(
         float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix)
@@ -92,9 +100,10 @@ def test_master_and_two_workers_record_everything_once(live_apps, runs_dir, tmp_
         app.url, runs_dir, run_id, "14s", tmp_path
     )
     try:
-        time.sleep(9)  # mid-run: two workers running, requests flowing
+        # Mid-run: two workers running, requests flowing (waited for, the machine is shared).
+        wait_for(lambda: _running_with_requests(metrics_port), 60, "two workers sending requests")
         text = scrape(metrics_port)
-        code = master.wait(90)
+        code = master.wait(120)
     finally:
         for process in (master, *workers):
             stop(process)

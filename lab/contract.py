@@ -1,0 +1,311 @@
+"""Facts shared by the lab CLI, the load generator (locustfiles/) and the seed: one home each.
+
+- profile names and their default lengths and peak users;
+- the duration grammar: exactly what Locust's `--run-time` accepts (Locust's own parser);
+- the run id format, its validation, and the run-folder layout as path functions;
+- exit codes and run statuses;
+- the seed's credentials record;
+- one atomic file write (temporary file, fsync, rename, fsync of the folder).
+
+This module imports nothing heavy and never imports the `locust` package (whose
+`__init__` monkey-patches the process with gevent): the duration parser is loaded from
+Locust's own source file instead.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import secrets
+import sys
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+
+__all__ = [
+    "CREDENTIALS_FILE_NAME",
+    "DEFAULT_PROFILE",
+    "DURATION_TOLERANCE_MIN_S",
+    "DURATION_TOLERANCE_RATIO",
+    "EXIT_BAD_INPUT",
+    "EXIT_BREACH",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_UNTRUSTWORTHY",
+    "PROFILES",
+    "PROFILE_NAMES",
+    "RUN_ID_PATTERN",
+    "STATUSES",
+    "STATUS_ABORTED",
+    "STATUS_COMPLETED",
+    "STATUS_FAILED_TO_START",
+    "STATUS_INTERRUPTED",
+    "STATUS_RUNNING",
+    "UNTRUSTWORTHY_EVENTS",
+    "Credential",
+    "ProfileDefaults",
+    "RunFolder",
+    "atomic_write",
+    "credentials_file",
+    "duration_tolerance_s",
+    "fsync_dir",
+    "is_run_id",
+    "new_run_id",
+    "parse_duration",
+    "run_folder",
+]
+
+# --- profiles --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ProfileDefaults:
+    users: int  # peak users
+    duration_s: int  # length of the run when no duration is given
+
+
+# The shapes of these profiles (stages) live in locustfiles/_shapes.py.
+PROFILES: dict[str, ProfileDefaults] = {
+    "smoke": ProfileDefaults(users=3, duration_s=60),
+    "load": ProfileDefaults(users=50, duration_s=300),
+    "stress": ProfileDefaults(users=500, duration_s=600),
+    "spike": ProfileDefaults(users=200, duration_s=300),
+    "soak": ProfileDefaults(users=50, duration_s=3600),
+}
+PROFILE_NAMES: tuple[str, ...] = tuple(PROFILES)
+DEFAULT_PROFILE = "smoke"
+
+# --- durations -------------------------------------------------------------------------------
+
+_timespan: ModuleType | None = None
+
+
+def _locust_timespan() -> ModuleType:
+    """`locust.util.timespan`, without running `locust/__init__.py` when Locust is not loaded."""
+    global _timespan
+    if _timespan is None:
+        loaded = sys.modules.get("locust.util.timespan")
+        if loaded is None:
+            spec = importlib.util.find_spec("locust")
+            if spec is None or not spec.submodule_search_locations:
+                raise RuntimeError("Locust is not installed: run `make bootstrap`")
+            source = Path(next(iter(spec.submodule_search_locations))) / "util" / "timespan.py"
+            file_spec = importlib.util.spec_from_file_location("_lab_locust_timespan", source)
+            assert file_spec is not None
+            assert file_spec.loader is not None
+            loaded = importlib.util.module_from_spec(file_spec)
+            file_spec.loader.exec_module(loaded)
+        _timespan = loaded
+    return _timespan
+
+
+def parse_duration(text: str) -> int:
+    """Seconds of a duration as Locust's `--run-time` reads it: 20, 20s, 3m, 2h, 1h20m, 3h30m10s.
+
+    ValueError for anything Locust would refuse (e.g. `5m30`, `1.5h`, ` 5m`).
+    """
+    parse: Callable[[str], int] = _locust_timespan().parse_timespan
+    return int(parse(text))
+
+
+# `lab run` calls a run completed when it lasted its planned duration within this tolerance
+# (Locust's shape ticks once a second, and the first users start a moment after the clock).
+DURATION_TOLERANCE_MIN_S = 3.0
+DURATION_TOLERANCE_RATIO = 0.02
+
+
+def duration_tolerance_s(planned_s: float) -> float:
+    return max(DURATION_TOLERANCE_MIN_S, DURATION_TOLERANCE_RATIO * planned_s)
+
+
+# --- run ids and the run folder --------------------------------------------------------------
+
+RUN_ID_PATTERN = re.compile(r"^\d{8}-\d{6}-[a-z0-9_]+-[0-9a-f]{4}$")
+_PROFILE_PATTERN = re.compile(r"^[a-z0-9_]+$")
+
+
+def new_run_id(profile: str, now: datetime | None = None) -> str:
+    """`YYYYmmdd-HHMMSS-<profile>-<4 hex>` in UTC, e.g. `20260101-120000-load-3fa2`."""
+    if not _PROFILE_PATTERN.match(profile):
+        raise ValueError(f"profile name {profile!r} must be lower-case letters, digits or _")
+    moment = now or datetime.now(UTC)
+    return f"{moment:%Y%m%d-%H%M%S}-{profile}-{secrets.token_hex(2)}"
+
+
+def is_run_id(name: str) -> bool:
+    """A plain run-folder name: no separator, no `..`, nothing but the run id format."""
+    return bool(RUN_ID_PATTERN.fullmatch(name))
+
+
+class RunFolder:
+    """Where each file of `runs/<run_id>/` lives; the only place these names are spelled."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    @property
+    def run_id(self) -> str:
+        return self.path.name
+
+    @property
+    def meta(self) -> Path:
+        return self.path / "meta.json"
+
+    @property
+    def events(self) -> Path:
+        return self.path / "events.jsonl"
+
+    @property
+    def targets(self) -> Path:
+        return self.path / "targets.toml"
+
+    @property
+    def requests(self) -> Path:
+        return self.path / "requests"
+
+    def worker_requests(self, worker_id: str) -> Path:
+        return self.requests / worker_id
+
+    def request_parts(self) -> list[Path]:
+        return sorted(self.requests.glob("*/part-*.parquet"))
+
+    @property
+    def spans(self) -> Path:
+        return self.path / "spans"
+
+    @property
+    def locust(self) -> Path:
+        return self.path / "locust"
+
+    @property
+    def locust_csv_prefix(self) -> Path:
+        return self.locust / "stats"
+
+    @property
+    def locust_history_csv(self) -> Path:
+        return self.locust / "stats_stats_history.csv"
+
+    @property
+    def locust_html(self) -> Path:
+        return self.locust / "report.html"
+
+    @property
+    def locust_log(self) -> Path:
+        return self.locust / "locust.log"
+
+    @property
+    def report_html(self) -> Path:
+        return self.path / "report.html"
+
+    @property
+    def summary_md(self) -> Path:
+        return self.path / "summary.md"
+
+    @property
+    def report_json(self) -> Path:
+        return self.path / "report.json"
+
+
+def run_folder(runs_dir: Path, run_id: str) -> RunFolder:
+    return RunFolder(runs_dir / run_id)
+
+
+CREDENTIALS_FILE_NAME = "credentials.json"
+
+
+def credentials_file(runs_dir: Path) -> Path:
+    """The seed's logins, beside the run folders."""
+    return runs_dir / CREDENTIALS_FILE_NAME
+
+
+# --- exit codes and statuses -----------------------------------------------------------------
+
+EXIT_OK = 0
+EXIT_BREACH = 1  # a target was breached, a significant regression, a leak
+EXIT_BAD_INPUT = 2  # unknown run, corrupted input, refused comparison, forbidden target
+EXIT_FAILED = EXIT_BREACH  # the seed: the work could not be done (any "not OK" reads 1)
+EXIT_UNTRUSTWORTHY = 3  # the run is partial or the load generator was unhealthy
+EXIT_INTERRUPTED = 130  # `lab run` stopped by Ctrl-C or SIGTERM: results kept, report written
+
+STATUS_RUNNING = "running"  # meta.json while the run goes on (or after a crash of `lab run`)
+STATUS_COMPLETED = "completed"  # run_finished written and the planned duration ran
+STATUS_INTERRUPTED = "interrupted"  # stopped by Ctrl-C / SIGINT / SIGTERM (or the UI's stop)
+STATUS_ABORTED = "aborted"  # the master or Compose died, or the run ended short on its own
+STATUS_FAILED_TO_START = "failed_to_start"  # the load never started
+STATUSES = (
+    STATUS_RUNNING,
+    STATUS_COMPLETED,
+    STATUS_INTERRUPTED,
+    STATUS_ABORTED,
+    STATUS_FAILED_TO_START,
+)
+
+# Events (runs/<id>/events.jsonl, written by the master) after which the numbers may reflect
+# the load generator rather than the app: a lost worker, a saturated CPU, requests missing
+# from the record, users that were not the planned ones.
+UNTRUSTWORTHY_EVENTS = frozenset(
+    {"cpu_warning", "worker_lost", "record_incomplete", "load_off_plan"}
+)
+
+# --- the seed's credentials record -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Credential:
+    """One seeded login, as `runs/credentials.json` lists it."""
+
+    tenant_id: int
+    tenant_slug: str
+    email: str
+    password: str
+    role: str
+
+
+# --- files -----------------------------------------------------------------------------------
+
+
+def atomic_write(path: Path, data: str | bytes, mode: int | None = None) -> None:
+    """Write through a temporary file, fsync it, rename it into place, fsync the folder.
+
+    A reader sees the old file or the whole new one, and after a crash of the machine the
+    new one is on disk once this returns. `mode` None: what the umask gives a new file.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(handle, mode if mode is not None else 0o666 & ~_umask())
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(payload)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+    fsync_dir(path.parent)
+
+
+def _umask() -> int:
+    current = os.umask(0)
+    os.umask(current)
+    return current
+
+
+def fsync_dir(folder: Path) -> None:
+    """Make a rename in `folder` durable (a no-op where folders cannot be opened)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

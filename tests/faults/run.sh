@@ -5,7 +5,7 @@
 #   3. the battery: a load run with PostgreSQL, PgBouncer, Redis, trace archive and Locust
 #      worker faults, then a run interrupted as Ctrl-C would; one table; exit 1 on a miss
 # Cleans up its containers and volumes (dockerd too, if this script started it) even when a
-# step fails. Knobs: FAULTS_USERS (default 10), FAULTS_DURATION (s, default 300),
+# step fails. Knobs: FAULTS_USERS (default 10), FAULTS_DURATION (s, default 360),
 # FAULTS_KEEP=1 (leave the lab up for a look).
 set -euo pipefail
 
@@ -64,4 +64,4 @@ log "lab up in $((SECONDS - started)) s"
 
 log "3/3 the fault battery (about 6 minutes; progress below, the table at the end)"
 "$PY" -m tests.faults.battery --prometheus "http://127.0.0.1:$LAB_PROMETHEUS_PORT" \
-  --users "${FAULTS_USERS:-10}" --duration "${FAULTS_DURATION:-300}" | tee build/faults-table.md
+  --users "${FAULTS_USERS:-10}" --duration "${FAULTS_DURATION:-360}" | tee build/faults-table.md

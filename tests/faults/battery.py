@@ -307,25 +307,36 @@ class Window:
         return max(0.0, self.app_ok_at - self.back_at)
 
 
-def ended_between(record: pa.Table, start: float, end: float) -> list[dict[str, Any]]:
-    """Requests that ENDED in [start, end): a request in flight when a fault began meets it."""
-    rows = record.select(["ts_start_us", "response_time_us", "failure", "name"]).to_pylist()
-    return [r for r in rows if start * 1e6 <= r["ts_start_us"] + r["response_time_us"] < end * 1e6]
+def _rows(record: pa.Table) -> list[dict[str, Any]]:
+    return record.select(["ts_start_us", "response_time_us", "failure", "name"]).to_pylist()
+
+
+def overlapping(record: pa.Table, start: float, end: float) -> list[dict[str, Any]]:
+    """Requests in flight at any moment of [start, end]: begun before the fault and caught by
+    it, begun during it, or begun during it and held until long after (a hang shows here)."""
+    return [
+        r
+        for r in _rows(record)
+        if r["ts_start_us"] <= end * 1e6 and r["ts_start_us"] + r["response_time_us"] >= start * 1e6
+    ]
 
 
 def started_and_ended_between(record: pa.Table, start: float, end: float) -> list[dict[str, Any]]:
-    return [r for r in ended_between(record, start, end) if r["ts_start_us"] >= start * 1e6]
+    return [
+        r
+        for r in _rows(record)
+        if r["ts_start_us"] >= start * 1e6 and r["ts_start_us"] + r["response_time_us"] < end * 1e6
+    ]
 
 
 def outside_faults(record: pa.Table, windows: list[Window]) -> list[dict[str, Any]]:
     """Successful requests (sign-ins aside: Argon2) that met no fault: the run's own pace,
     which a failure must not exceed by more than FAST_FAILURE_S to count as fast. Relative,
     so a busy machine does not turn every failure into a slow one."""
-    rows = record.select(["ts_start_us", "response_time_us", "failure", "name"]).to_pylist()
     spans = [(w.started_at * 1e6, (w.app_ok_at + 2) * 1e6) for w in windows]
     return [
         r
-        for r in rows
+        for r in _rows(record)
         if r["failure"] is None
         and "login" not in r["name"]
         and "token" not in r["name"]
@@ -400,7 +411,7 @@ def check_database_fault(
     foreign = [k for k in why if "database unavailable" not in k]
     late = [r for r in after if r["failure"]]
     row.observed = (
-        f"{len(during)} requests ended in the outage, {len(failed)} failed "
+        f"{len(during)} requests met the outage, {len(failed)} failed "
         f"({', '.join(f'{n}x {k}' for k, n in why.most_common(2)) or 'none'}); "
         f"{len(slow)} failures slower than {slow_s:.1f} s; {len(late)} failures after"
     )
@@ -484,7 +495,7 @@ def main(argv: list[str] | None = None) -> int:
     ends = [w.started_at for w in windows[1:]] + [killed_at or time.time()]
 
     for window, next_start in zip(windows, ends, strict=True):
-        during = ended_between(record, window.started_at, window.app_ok_at + 1)
+        during = overlapping(record, window.started_at, window.app_ok_at)
         after = started_and_ended_between(record, window.app_ok_at + 2, next_start)
         kind = window.fault.split(" ")[0]
         row = Row(window.fault, EXPECTED[kind], records=records)
@@ -495,7 +506,7 @@ def main(argv: list[str] | None = None) -> int:
             slow = [r for r in during if r["response_time_us"] > slow_s * 1e6]
             signed_out = [r for r in failed if (r["failure"] or "").startswith("SignedOut")]
             row.observed = (
-                f"{len(during)} requests ended in the outage, {len(failed)} failed, "
+                f"{len(during)} requests met the outage, {len(failed)} failed, "
                 f"{len(signed_out)} signed out, {len(slow)} slower than {slow_s:.1f} s"
             )
             row.recovery_s = window.recovery_s
@@ -509,7 +520,7 @@ def main(argv: list[str] | None = None) -> int:
             row.recovery_s = window.back_at - window.started_at  # crash to healthy again
             counted = dropped_locust + max(0, dropped_app) + int(loss.get("traces_missing") or 0)
             row.observed = (
-                f"{len(during)} requests ended while it was down, {len(failed)} failed; "
+                f"{len(during)} requests while it was down, {len(failed)} failed; "
                 f"restarted by Compose: {'yes' if archive_restarted else 'no'}; report: "
                 f"{loss.get('traces_missing')} of {loss.get('sampled_traces')} traces missing, "
                 f"partial={loss.get('partial')}"

@@ -21,6 +21,8 @@ from tests.app.factories import make_shop
 from tests.app.outages.conftest import Restartable
 from tests.harness.live_app import LiveApp, start_live_app
 
+pytestmark = [pytest.mark.slow]
+
 FAST_FAILURE_S = 4.0  # the app's connect_timeout is 5 s: a request that waited on it is slow
 RECOVERY_LIMIT_S = 10.0  # the bound: serving again within 10 s of the database
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.bootstrap import RatioEstimate, compare_quantile
+from lab.contract import RunFolder
 from lab.errors import EXIT_BREACH, EXIT_OK, LabError
 from lab.rundata import open_run
 from lab.runs_dir import read_json
@@ -33,7 +34,7 @@ class RunSample:
 
 
 def load_sample(run_dir: Path) -> RunSample:
-    meta = read_json(run_dir / "meta.json")
+    meta = read_json(RunFolder(run_dir).meta)
     data = open_run(run_dir, with_spans=False)
     if data.request_count == 0:
         raise LabError(

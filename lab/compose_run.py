@@ -40,6 +40,12 @@ def compose_base() -> list[str]:
     return command
 
 
+def up_args(workers: int) -> list[str]:
+    """`up` of the run's master and workers, detached: a dead container stops nothing else."""
+    return ["up", "-d", "--no-deps", "--force-recreate",
+            "--scale", f"locust-worker={max(1, workers)}", *SERVICES]  # fmt: skip
+
+
 class ComposeRun:
     """The run's containers; `poll()` answers like `Popen.poll()` for the master."""
 
@@ -84,10 +90,7 @@ class ComposeRun:
 
     def start(self) -> None:
         """Replace the UI master and workers with the run's; LabError when they do not start."""
-        self._compose(
-            "up", "-d", "--no-deps", "--force-recreate",
-            "--scale", f"locust-worker={self.workers}", *SERVICES,
-        )  # fmt: skip
+        self._compose(*up_args(self.workers))
         ids = self._compose("ps", "-q", "-a", "locust-master").split()
         if not ids:
             raise LabError("docker compose up started no locust-master container", exit_code=3)
@@ -159,8 +162,5 @@ class ComposeRun:
             self._compose("rm", "-f", "-s", *SERVICES, check=False)
             return "the run's Locust containers removed (the lab had no Locust UI running)"
         workers = max(1, self.ui_workers_running)
-        self._compose(
-            "up", "-d", "--no-deps", "--force-recreate",
-            "--scale", f"locust-worker={workers}", *SERVICES, env=self.ui_env,
-        )  # fmt: skip
+        self._compose(*up_args(workers), env=self.ui_env)
         return f"the lab's Locust web UI master and {workers} worker(s) are back"

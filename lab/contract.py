@@ -178,6 +178,9 @@ class RunFolder:
     def spans(self) -> Path:
         return self.path / "spans"
 
+    def span_parts(self) -> list[Path]:
+        return sorted(self.spans.glob("part-*.parquet"))
+
     @property
     def locust(self) -> Path:
         return self.path / "locust"

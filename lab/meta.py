@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from lab.runs_dir import write_atomic
+from lab.contract import RunFolder, atomic_write
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 
@@ -127,4 +127,4 @@ def initial_meta(
 
 
 def write_meta(run_dir: Path, meta: dict[str, Any]) -> None:
-    write_atomic(run_dir / "meta.json", json.dumps(meta, indent=2) + "\n")
+    atomic_write(RunFolder(run_dir).meta, json.dumps(meta, indent=2) + "\n")

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from lab import request_stats, span_stats, trace_loss
+from lab.contract import RunFolder
 from lab.errors import EXIT_BREACH, EXIT_OK, EXIT_UNTRUSTWORTHY
 from lab.health import Health, assess
 from lab.prometheus import Prometheus
@@ -116,7 +117,7 @@ def build(
     prometheus_url: str | None = None,
     jaeger_url: str | None = None,
 ) -> Report:
-    meta = read_json(run_dir / "meta.json")
+    meta = read_json(RunFolder(run_dir).meta)
     targets = targets or load_targets(run_dir)
     data = open_run(run_dir)
     con = data.con
@@ -216,10 +217,11 @@ def write(report: Report, run_dir: Path) -> list[Path]:
     from lab.render_html import render_html
     from lab.render_markdown import render_markdown
 
+    folder = RunFolder(run_dir)
     outputs = {
-        run_dir / "report.html": render_html(report),
-        run_dir / "summary.md": render_markdown(report),
-        run_dir / "report.json": json.dumps(summary_json(report), indent=2, default=str),
+        folder.report_html: render_html(report),
+        folder.summary_md: render_markdown(report),
+        folder.report_json: json.dumps(summary_json(report), indent=2, default=str),
     }
     for path, text in outputs.items():
         write_atomic(path, text)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import duckdb
 
+from lab.contract import RunFolder
 from lab.targets import Targets
 
 
@@ -153,7 +154,7 @@ def time_series(
 
 def users_series(run_dir: Path) -> list[tuple[float, float]]:
     """(seconds, users) from Locust's stats_history CSV, when the run has one."""
-    path = run_dir / "locust" / "stats_stats_history.csv"
+    path = RunFolder(run_dir).locust_history_csv
     points: list[tuple[float, float]] = []
     try:
         with path.open(newline="", encoding="utf-8") as handle:

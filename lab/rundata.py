@@ -14,6 +14,7 @@ from pathlib import Path
 import duckdb
 import pyarrow.parquet as pq
 
+from lab.contract import RunFolder
 from lab.schemas import (
     REQUEST_SCHEMA,
     REQUIRED_REQUEST_COLUMNS,
@@ -42,11 +43,11 @@ class RunData:
 
 
 def request_part_paths(run_dir: Path) -> list[Path]:
-    return sorted((run_dir / "requests").glob("*/part-*.parquet"))
+    return RunFolder(run_dir).request_parts()
 
 
 def span_part_paths(run_dir: Path) -> list[Path]:
-    return sorted((run_dir / "spans").glob("part-*.parquet"))
+    return RunFolder(run_dir).span_parts()
 
 
 def check_part(path: Path, required: Sequence[str]) -> str | None:

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from lab.contract import RunFolder
 from lab.runs_dir import list_run_dirs, read_json
 from lab.window import parse_time
 
@@ -13,7 +14,7 @@ from lab.window import parse_time
 def _record_count(run_dir: Path) -> int | None:
     """Rows in the request parts, from Parquet footers only (cheap, no data read)."""
     total = 0
-    for part in (run_dir / "requests").glob("*/part-*.parquet"):
+    for part in RunFolder(run_dir).request_parts():
         try:
             total += pq.ParquetFile(part).metadata.num_rows
         except Exception:  # noqa: S112 - a damaged part is reported by `lab report`
@@ -35,8 +36,9 @@ def table(root: Path) -> str:
     )
     rows = []
     for run_dir in list_run_dirs(root):
-        meta = read_json(run_dir / "meta.json") or {}
-        digest = read_json(run_dir / "report.json") or {}
+        folder = RunFolder(run_dir)
+        meta = read_json(folder.meta) or {}
+        digest = read_json(folder.report_json) or {}
         start, end = parse_time(meta.get("started_at")), parse_time(meta.get("ended_at"))
         duration = f"{end - start:.0f} s" if start is not None and end is not None else "-"
         p95 = digest.get("p95_ms")

@@ -18,6 +18,7 @@ from typing import Any
 
 from lab import trend
 from lab.bootstrap import compare_quantile
+from lab.contract import RunFolder
 from lab.errors import EXIT_BREACH, EXIT_OK, LabError
 from lab.prometheus import Prometheus, PrometheusUnavailable, Series, range_step
 from lab.rundata import open_run
@@ -253,7 +254,7 @@ def verdict_for_run(
     warn: bool = True,
     tolerate_unreachable: bool = False,
 ) -> SoakVerdict:
-    meta = read_json(run_dir / "meta.json") or {}
+    meta = read_json(RunFolder(run_dir).meta) or {}
     data = open_run(run_dir, with_spans=False, warn=warn)
     window_us = data.con.execute(
         "SELECT min(ts_start_us), max(ts_start_us) FROM requests"

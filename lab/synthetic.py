@@ -18,6 +18,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lab.contract import RunFolder, atomic_write
 from lab.schemas import REQUEST_SCHEMA, SPAN_SCHEMA
 
 US_PER_S = 1_000_000
@@ -25,10 +26,9 @@ NS_PER_MS = 1_000_000
 
 
 def _atomic_parquet(table: pa.Table, path: Path) -> Path:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp")
-    pq.write_table(table, tmp)
-    tmp.replace(path)
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink)
+    atomic_write(path, sink.getvalue().to_pybytes())
     return path
 
 
@@ -37,12 +37,15 @@ def write_request_part(
 ) -> Path:
     """One `requests/<worker>/part-<seq>.parquet` from dicts (missing keys become null)."""
     table = pa.Table.from_pylist([dict(r) for r in rows], schema=REQUEST_SCHEMA)
-    return _atomic_parquet(table, run_dir / "requests" / worker_id / f"part-{seq:06d}.parquet")
+    return _atomic_parquet(
+        table, RunFolder(run_dir).worker_requests(worker_id) / f"part-{seq:06d}.parquet"
+    )
 
 
 def write_span_part(run_dir: Path, rows: Sequence[dict[str, Any]], seq: int = 0) -> Path:
     table = pa.Table.from_pylist([dict(r) for r in rows], schema=SPAN_SCHEMA)
-    return _atomic_parquet(table, run_dir / "spans" / f"part-1700000000000000000-{seq:06d}.parquet")
+    part = RunFolder(run_dir).spans / f"part-1700000000000000000-{seq:06d}.parquet"
+    return _atomic_parquet(table, part)
 
 
 def request_rows(
@@ -207,9 +210,8 @@ def write_meta(run_dir: Path, **fields: Any) -> Path:
         "target": "http://127.0.0.1:8000",
     }
     meta.update(fields)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    path = run_dir / "meta.json"
-    path.write_text(json.dumps(meta, indent=2), encoding="utf-8")
+    path = RunFolder(run_dir).meta
+    atomic_write(path, json.dumps(meta, indent=2))
     return path
 
 
@@ -252,7 +254,7 @@ def generate_bulk_requests(
         if lo >= hi:
             break
         worker = f"worker-{part % workers}"
-        out = run_dir / "requests" / worker / f"part-{part:06d}.parquet"
+        out = RunFolder(run_dir).worker_requests(worker) / f"part-{part:06d}.parquet"
         out.parent.mkdir(parents=True, exist_ok=True)
         sql = f"""
         COPY (
@@ -312,7 +314,7 @@ def generate_bulk_spans(
         lo, hi = part * per_part, min(traces, (part + 1) * per_part)
         if lo >= hi:
             break
-        out = run_dir / "spans" / f"part-{start_us * 1000 + part}-{part:06d}.parquet"
+        out = RunFolder(run_dir).spans / f"part-{start_us * 1000 + part}-{part:06d}.parquet"
         out.parent.mkdir(parents=True, exist_ok=True)
         sql = f"""
         COPY (

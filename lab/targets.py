@@ -7,10 +7,10 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from lab.contract import RunFolder
 from lab.errors import LabError
 
 DEFAULT_TARGETS_FILE = Path(__file__).with_name("targets.toml")
-RUN_TARGETS_NAME = "targets.toml"
 
 
 @dataclass(frozen=True)
@@ -70,8 +70,8 @@ def load_targets(
     """Defaults, then the run's own targets.toml, then `file`, then `KEY=VALUE` overrides."""
     targets = Targets()
     sources = [DEFAULT_TARGETS_FILE]
-    if run_dir is not None and (run_dir / RUN_TARGETS_NAME).is_file():
-        sources.append(run_dir / RUN_TARGETS_NAME)
+    if run_dir is not None and RunFolder(run_dir).targets.is_file():
+        sources.append(RunFolder(run_dir).targets)
     if file is not None:
         sources.append(file)
     for source in sources:

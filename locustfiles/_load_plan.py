@@ -2,7 +2,7 @@
 
 The master feeds one sample a second: the users the plan (the shape's stage) asks for and
 the users the workers say they run (their own `user_count`, shipped with each stats report).
-A difference that lasts two samples, outside a ramp, opens a window; the window closes when
+A difference that lasts four samples, outside a ramp, opens a window; the window closes when
 the load is back on plan or the run ends, and becomes one `load_off_plan` event: over plan
 (a worker that went missing and came back while its users were handed to another) or under
 plan (a dead worker's users, not re-spawned elsewhere).
@@ -13,9 +13,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-# Samples in a row that must differ from the plan before a window opens: one second of
-# lag between a stage change and the workers' reports is not a deviation.
-CONFIRM_SAMPLES = 2
+# Samples (one a second) in a row that must differ from the plan before a window opens:
+# more than one worker report interval (3 s), so one late report is not a deviation.
+CONFIRM_SAMPLES = 4
 
 
 @dataclass

@@ -12,6 +12,7 @@ Imported (once, as `locustfiles._plugin`) by every locustfile. What runs where:
 from __future__ import annotations
 
 import logging
+import signal
 import sys
 import time
 from typing import Any
@@ -47,6 +48,7 @@ from locustfiles._record import RequestRecorder, count_record_rows, rows_by_work
 from locustfiles._settings import LabSettings, SettingsError, settings_from_options
 from locustfiles._shapes import CommonOptions, LabShape, StepVerdict, resolve_stages
 from locustfiles._targets import load_run_targets
+from locustfiles._users import LabUser
 
 logger = logging.getLogger("locustfiles")
 
@@ -55,8 +57,6 @@ HEALTH_POLL_S = 1.0
 # A worker's own user count reaches the master with its stats, every WORKER_REPORT_INTERVAL
 # seconds: a report older than this is a worker that stopped talking.
 REPORT_STALE_S = 2 * WORKER_REPORT_INTERVAL + 2.0
-# After a ramp, wait this long before comparing users with the plan (reports lag).
-SETTLE_S = WORKER_REPORT_INTERVAL + 2.0
 
 
 class LabPlugin:
@@ -82,15 +82,16 @@ class LabPlugin:
         self.workers_rows: dict[str, int] = {}
         self.workers_dropped: dict[str, int] = {}
         self.workers_requests: dict[str, int] = {}  # requests each worker reported to the master
-        self.workers_users: dict[str, tuple[float, int]] = {}  # (time of report, its users)
+        self.workers_users: dict[str, tuple[float, int, int]] = {}  # (report time, users, gave up)
         self.lost_workers: set[str] = set()  # missing now
         self.ever_lost: set[str] = set()
         self.cpu_warned: set[str] = set()
         self.load_plan = LoadPlanMonitor()
+        self.users_gave_up = 0
         self.load_started_at: float | None = None  # time.monotonic() of test_start
         self.load_stopped_at: float | None = None
         self.planned_s: float | None = None
-        self._settled_since: float | None = None
+        self._running_since: float | None = None  # time.time() the last ramp ended
         self._finished = False
 
     # --- init -------------------------------------------------------------------------------
@@ -120,6 +121,8 @@ class LabPlugin:
         self.web_ui = not headless and not settings.run_id
         if self.is_master:
             events_.worker_report.add_listener(self.on_worker_report)
+        if headless:
+            self._stop_gracefully_on_sigterm()
         if self.web_ui:
             # No run folder until a test starts: each test gets its own (on_test_start).
             self.settings = settings
@@ -134,14 +137,30 @@ class LabPlugin:
         self._start_metrics(settings)
         self._health = gevent.spawn(self._watch_health)
 
-    def _open_run(self, settings: LabSettings) -> None:
+    def _stop_gracefully_on_sigterm(self) -> None:
+        """SIGTERM (`lab run` stopping, `docker stop`) ends a headless run like Ctrl-C does.
+
+        A headless Locust with a shape class waits for the shape inside `main()` before it
+        installs its own SIGTERM handler, so a SIGTERM would kill the master outright: no
+        `run_finished`, no checks. Its Ctrl-C path stops the users, quits and fires
+        `quitting`: a SIGTERM is turned into that KeyboardInterrupt in the main greenlet.
+        """
+        main = gevent.getcurrent()
+
+        def interrupt() -> None:
+            logger.info("lab: SIGTERM, stopping the run as on Ctrl-C (results are kept)")
+            gevent.kill(main, KeyboardInterrupt)
+
+        gevent.signal_handler(signal.SIGTERM, interrupt)
+
+    def _open_run(self, settings: LabSettings, common: CommonOptions | None = None) -> None:
         """The run's folder and events.jsonl: at init for `lab run`, at test start for the UI."""
         self.settings = settings
         settings.run_dir.mkdir(parents=True, exist_ok=True)
         self.events_log = EventLog(settings.events_file)
         LabShape.targets = load_run_targets(settings.run_dir)
         LabShape.on_breaking_point = self.on_breaking_point
-        stages = resolve_stages(settings, LabShape.launch_options)
+        stages = resolve_stages(settings, common or LabShape.launch_options)
         logger.info(
             "lab run %s: profile %s, peak %d users, %d s, results in %s",
             settings.run_id,
@@ -193,6 +212,7 @@ class LabPlugin:
 
     # --- start of the load ------------------------------------------------------------------
     def on_test_start(self, environment: Environment, **_kwargs: Any) -> None:
+        LabUser.gave_up = 0
         if not self.is_worker:
             self._start_load(environment)
         if self.is_master:
@@ -232,7 +252,7 @@ class LabPlugin:
             options.lab_run_id = new_run_id(str(getattr(options, "lab_profile", "smoke")))
             settings = settings_from_options(options)  # shipped to workers with the spawn
             self._write_ui_meta(settings, options)
-            self._open_run(settings)
+            self._open_run(settings, CommonOptions.from_options(options))
         assert self.settings is not None
         assert self.events_log is not None
         shape = environment.shape_class
@@ -295,12 +315,14 @@ class LabPlugin:
             data["lab_run_id"] = self.recorder.run_id
         if self.tracing is not None:
             data["lab_spans_dropped"] = self.tracing.dropped_spans
+        data["lab_users_gave_up"] = LabUser.gave_up
 
     # --- master bookkeeping -----------------------------------------------------------------
     def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
         now = time.time()
         if "user_count" in data:
-            self.workers_users[client_id] = (now, int(data["user_count"]))
+            gave_up = int(data.get("lab_users_gave_up", 0))
+            self.workers_users[client_id] = (now, int(data["user_count"]), gave_up)
         total = data.get("stats_total") or {}
         self.workers_requests[client_id] = self.workers_requests.get(client_id, 0) + int(
             total.get("num_requests", 0)
@@ -375,13 +397,28 @@ class LabPlugin:
                 self.cpu_warned.add(node.id)
                 self.events_log.write("cpu_warning", worker=node.id, cpu_percent=node.cpu_usage)
 
-    def users_running(self) -> int:
-        """Users the generator runs now: each worker's own count (a worker Locust marked
-        missing still runs its users), or the local runner's."""
+    def users_running(self, since: float) -> tuple[int, int] | None:
+        """(users running, users that gave up signing in) after the ramp that ended at `since`
+        (time.time()), or None while a worker has not reported since then.
+
+        Each worker's own counts (a worker Locust marked missing still runs its users); a
+        worker silent for REPORT_STALE_S runs none (it died). Local runner: its own counts.
+        """
         if not self.is_master:
-            return int(self.runner.user_count)
-        fresh = time.time() - REPORT_STALE_S
-        return sum(users for at, users in self.workers_users.values() if at >= fresh)
+            return int(self.runner.user_count), LabUser.gave_up
+        now = time.time()
+        running = gave_up = 0
+        for worker in set(self.runner.clients.keys()) | set(self.workers_users):
+            at, users, stopped = self.workers_users.get(worker, (0.0, 0, 0))
+            if now - at > REPORT_STALE_S:
+                if now - since < REPORT_STALE_S:
+                    return None  # maybe slow, maybe dead: too early to say
+                continue  # silent for too long: no users
+            if at < since:
+                return None  # its counts predate the ramp
+            running += users
+            gave_up += stopped
+        return running, gave_up
 
     def planned_users(self) -> int | None:
         shape = self.environment.shape_class
@@ -391,17 +428,27 @@ class LabPlugin:
         return int(target) if target else None
 
     def _check_load_plan(self) -> None:
+        assert self.events_log is not None
         if self.load_started_at is None or self.load_stopped_at is not None:
             return
-        now = time.monotonic()
-        if self.runner.state == STATE_RUNNING:
-            if self._settled_since is None:
-                self._settled_since = now
-        else:
-            self._settled_since = None
-        settled = self._settled_since is not None and now - self._settled_since >= SETTLE_S
+        now = time.time()
+        if self.runner.state != STATE_RUNNING:
+            self._running_since = None  # a ramp: users differ from the plan on purpose
+        elif self._running_since is None:
+            self._running_since = now
+        counts = None if self._running_since is None else self.users_running(self._running_since)
         before = self.load_plan.open
-        self.load_plan.sample(time.time(), self.planned_users(), self.users_running(), settled)
+        if counts is None:
+            self.load_plan.sample(now, self.planned_users(), 0, settled=False)
+            self._write_closed_windows()
+            return
+        running, gave_up = counts
+        if gave_up > self.users_gave_up:
+            self.users_gave_up = gave_up
+            self.events_log.write("users_gave_up", users=gave_up, reason="could not sign in")
+        # A user that gave up signing in is the app's doing (its failures are counted), not
+        # load the generator failed to drive.
+        self.load_plan.sample(now, self.planned_users(), running + gave_up, settled=True)
         if before is None and self.load_plan.open is not None:
             window = self.load_plan.open
             logger.warning(
@@ -458,9 +505,17 @@ class LabPlugin:
         stats = self.runner.stats.total
         expected = stats.num_requests
         rows = self._wait_for_record(expected)
-        if rows != expected:
+        if rows < expected:
             logger.warning("per-request record has %d rows, Locust counted %d", rows, expected)
             self.events_log.write("record_incomplete", recorded=rows, locust_requests=expected)
+        elif rows > expected:
+            # Locust's master listens for the workers' final stats only 0.5 s after it tells
+            # them to quit: on a busy machine the last report is lost, not the requests (every
+            # row is a request a worker made and wrote). The record is the reference.
+            logger.info(
+                "record has %d rows, Locust's total %d (late final reports)", rows, expected
+            )
+            self.events_log.write("locust_count_short", recorded=rows, locust_requests=expected)
         for worker in sorted(self.ever_lost):
             recorded = rows_by_worker(self.settings.run_dir).get(worker, 0)
             reported = self.workers_requests.get(worker, 0)
@@ -516,6 +571,7 @@ class LabPlugin:
             exit_code=code,
             ran_s=None if ran_s is None else round(ran_s, 1),
             planned_s=self.planned_s,
+            reported_by_worker=dict(self.workers_requests) if self.is_master else None,
         )
         if self.web_ui:
             self._finish_ui_meta()

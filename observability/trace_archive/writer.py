@@ -11,6 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lab.contract import RunFolder
 from observability.trace_archive.rows import Columns
 from observability.trace_archive.schema import SPAN_SCHEMA
 
@@ -29,7 +30,7 @@ class PartWriter:
         self._prepared: set[Path] = set()
 
     def spans_dir(self, folder: str) -> Path:
-        return self.runs_dir / folder / "spans"
+        return RunFolder(self.runs_dir / folder).spans
 
     def write(self, folder: str, columns: Columns) -> Path:
         directory = self._prepare(self.spans_dir(folder))

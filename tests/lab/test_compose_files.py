@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 
 from lab.compose_files import REPO_ROOT, compose_file_args, compose_files
+from lab.compose_run import compose_base, up_args
 from lab.errors import LabError
-from lab.runner import RunOptions, compose_command, validate
+from lab.runner import RunOptions, validate
 
 
 def test_default_set_is_the_base_file_only(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -39,15 +40,17 @@ def test_unknown_set_is_refused_with_the_choices(monkeypatch: pytest.MonkeyPatch
 
 def test_lab_run_compose_command_follows_lab_images(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("LAB_IMAGES", "offline")
-    command = compose_command()
+    command = [*compose_base(), *up_args(2)]
     files = [command[i + 1] for i, arg in enumerate(command) if arg == "-f"]
     assert [Path(f).name for f in files] == [
         "docker-compose.perf.yml",
         "docker-compose.offline.yml",
     ]
-    assert command[command.index("up") :][:2] == ["up", "--no-deps"]
-    # Workers quit before the master writes its report: their exit must not stop it.
-    assert "--abort-on-container-failure" in command
+    assert command[command.index("up") :][:3] == ["up", "-d", "--no-deps"]
+    assert "locust-worker=2" in command
+    # A dead worker (or the workers quitting before the master's report) stops nothing else:
+    # the run ends when the master's container exits.
+    assert "--abort-on-container-failure" not in command
     assert "--exit-code-from" not in command
 
 

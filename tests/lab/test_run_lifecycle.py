@@ -11,6 +11,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 
 from lab.contract import RUN_ID_PATTERN, new_run_id
@@ -149,3 +150,11 @@ def test_ctrl_c_keeps_results_and_marks_interrupted(tmp_path: Path) -> None:
     assert meta["ended_at"] is not None
     assert (run_dir / "report.html").is_file()
     assert "interrupted" in err
+    # Locust stopped cleanly (not killed by the SIGTERM): its end of run is recorded and the
+    # requests made so far (none here: no app, no seed) are all in the record. With requests:
+    # tests/locust/test_run_status.py.
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    [finished] = [e["detail"] for e in events if e["kind"] == "run_finished"]
+    assert finished["ran_s"] < 60
+    rows = sum(pq.read_metadata(p).num_rows for p in run_dir.glob("requests/*/part-*.parquet"))
+    assert rows == finished["record_rows"] == finished["requests"]

@@ -53,11 +53,10 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-log "1/3 Docker engine, Compose v2 and the offline images (reused when present)"
+log "1/3 Docker engine and Compose v2"
 scripts/docker-ensure.sh
-"${STACK[@]}" build
 
-log "2/3 lab-up (project $COMPOSE_PROJECT_NAME, SCALE=small, 2 workers)"
+log "2/3 lab-up: offline images (reused when present), project $COMPOSE_PROJECT_NAME, SCALE=small, 2 workers"
 started=$SECONDS
 "${STACK[@]}" up
 log "lab up in $((SECONDS - started)) s"

@@ -115,6 +115,19 @@ def render_html(r: Report) -> str:
         )
     )
 
+    if r.failure_reasons:
+        out.append("<h2>Failures by reason</h2>")
+        out.append(
+            _table(
+                ["reason", "count", "first (s)", "last (s)"],
+                [
+                    f"<tr><td><code>{_e(f.reason)}</code></td>{_n(f.count, '{:d}')}"
+                    f"{_n(f.first_s, '{:.1f}')}{_n(f.last_s, '{:.1f}')}</tr>"
+                    for f in r.failure_reasons
+                ],
+            )
+        )
+
     out.append(f"<h2>Over time</h2><p class='note'>buckets of {r.series_width_s:g} s</p>")
     bands = r.fault_bands
     out.append(

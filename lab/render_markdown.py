@@ -56,6 +56,13 @@ def render_markdown(r: Report) -> str:
             f"{s.p99_ms:.1f} | {s.max_ms:.1f} | {s.rps:.2f} | {s.target_p95_ms:.0f} | "
             f"{'pass' if s.passed else 'FAIL'} |"
         )
+    if r.failure_reasons:
+        lines += ["", "## Failures by reason", "", "| reason | count | first s | last s |"]
+        lines.append("|---|---:|---:|---:|")
+        lines += [
+            f"| `{f.reason.replace('|', '/')}` | {f.count} | {f.first_s:.1f} | {f.last_s:.1f} |"
+            for f in r.failure_reasons
+        ]
     lines += [
         "",
         f"Database query p95: {_ms(r.db_p95_ms)} ms over {r.db_spans} spans "

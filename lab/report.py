@@ -48,6 +48,7 @@ class Report:
     jaeger_url: str | None = None
     soak: Any = None  # lab.soak.SoakVerdict for soak runs when Prometheus is given
     trace_loss: trace_loss.TraceLoss | None = None
+    failure_reasons: list[request_stats.FailureReason] = field(default_factory=list)
     faults: list[FaultWindow] = field(default_factory=list)
     first_request_s: float = 0.0  # unix seconds of the first request: x = 0 of the charts
 
@@ -150,6 +151,7 @@ def build(
         jaeger_url=jaeger_url,
         trace_loss=trace_loss.assess(run_dir, con, prometheus_url, start, end),
         faults=fault_windows(run_dir),
+        failure_reasons=request_stats.failure_reasons(con),
         first_request_s=(con.execute("SELECT min(ts_start_us) FROM requests").fetchone()[0] or 0)
         / 1e6,
     )
@@ -209,6 +211,7 @@ def summary_json(report: Report) -> dict[str, Any]:
             else None
         ),
         "faults": [{**asdict(w), "seconds": round(w.seconds, 1)} for w in report.faults],
+        "failure_reasons": [asdict(f) for f in report.failure_reasons],
     }
 
 

@@ -123,3 +123,31 @@ def test_a_run_without_faults_has_no_bands(tmp_path: Path) -> None:
         "<rect"
         not in (run_dir / "report.html").read_text().split("<h2>Over time</h2>")[1].split("<h2>")[0]
     )
+
+
+def test_failures_are_listed_by_reason_with_when_they_happened(tmp_path: Path) -> None:
+    run_dir = tmp_path / "20260101-000000-load-7b7b"
+    write_meta(run_dir)
+    rows = request_rows("/dashboard/", [50.0] * 10, start_us=START_US, spacing_us=1_000_000)
+    for row in rows[3:6]:
+        row["failure"] = "ContentError: HTTP 503 (database unavailable (OperationalError))"
+    rows[8]["failure"] = "SignedOut: sent to the sign-in page: signing in again"
+    write_request_part(run_dir, rows)
+    report = build(run_dir)
+    assert [(f.reason[:10], f.count, f.first_s, f.last_s) for f in report.failure_reasons] == [
+        ("ContentErr", 3, 3.0, 5.0),
+        ("SignedOut:", 1, 8.0, 8.0),
+    ]
+    write(report, run_dir)
+    assert "database unavailable (OperationalError)" in (run_dir / "report.html").read_text()
+    assert "| `SignedOut: sent to the sign-in page" in (run_dir / "summary.md").read_text()
+
+
+def test_a_run_without_failures_lists_no_reasons(tmp_path: Path) -> None:
+    report = build(_run(tmp_path, archived=TRACES))
+    assert report.failure_reasons == []
+    write(report, tmp_path / "20260101-000000-load-7a7a")
+    assert (
+        "Failures by reason"
+        not in (tmp_path / "20260101-000000-load-7a7a" / "report.html").read_text()
+    )

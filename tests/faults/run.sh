@@ -61,6 +61,6 @@ started=$SECONDS
 "${STACK[@]}" up
 log "lab up in $((SECONDS - started)) s"
 
-log "3/3 the fault battery (about 6 minutes; progress below, the table at the end)"
+log "3/3 the fault battery (about 8 minutes; progress below, the table at the end)"
 "$PY" -m tests.faults.battery --prometheus "http://127.0.0.1:$LAB_PROMETHEUS_PORT" \
   --users "${FAULTS_USERS:-10}" --duration "${FAULTS_DURATION:-360}" | tee build/faults-table.md

@@ -29,6 +29,7 @@ from types import ModuleType
 __all__ = [
     "CREDENTIALS_FILE_NAME",
     "DEFAULT_PROFILE",
+    "DEFAULT_RUNS_DIR",
     "DURATION_TOLERANCE_MIN_S",
     "DURATION_TOLERANCE_RATIO",
     "EXIT_BAD_INPUT",
@@ -58,6 +59,7 @@ __all__ = [
     "new_run_id",
     "parse_duration",
     "run_folder",
+    "runs_dir_from",
 ]
 
 # --- profiles --------------------------------------------------------------------------------
@@ -218,7 +220,13 @@ def run_folder(runs_dir: Path, run_id: str) -> RunFolder:
     return RunFolder(runs_dir / run_id)
 
 
+DEFAULT_RUNS_DIR = "runs"  # relative to the working directory, like Locust's own paths
 CREDENTIALS_FILE_NAME = "credentials.json"
+
+
+def runs_dir_from(explicit: str | os.PathLike[str] | None = None) -> Path:
+    """The runs folder: `explicit`, else `$LAB_RUNS_DIR`, else `./runs`."""
+    return Path(explicit or os.environ.get("LAB_RUNS_DIR") or DEFAULT_RUNS_DIR)
 
 
 def credentials_file(runs_dir: Path) -> Path:

@@ -16,6 +16,7 @@ from types import FrameType
 from lab.compose_files import image_set
 from lab.compose_run import RUN_KNOBS, ComposeRun
 from lab.contract import (
+    DEFAULT_RUNS_DIR,
     EXIT_BREACH,
     EXIT_INTERRUPTED,
     EXIT_OK,
@@ -126,7 +127,7 @@ def validate(opts: RunOptions) -> Targets:
             raise LabError(
                 "--compose always targets the lab's app service; use --local for other targets"
             )
-        if opts.runs_root.resolve() != (REPO_ROOT / "runs").resolve():
+        if opts.runs_root.resolve() != (REPO_ROOT / DEFAULT_RUNS_DIR).resolve():
             raise LabError(
                 "--compose writes to ./runs (mounted into the containers): unset LAB_RUNS_DIR"
             )

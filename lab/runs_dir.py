@@ -3,17 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from lab.contract import atomic_write, is_run_id
+from lab.contract import atomic_write, is_run_id, runs_dir_from
 from lab.errors import LabError
 
 
 def runs_root(explicit: str | None = None) -> Path:
     """The runs folder: `--runs-dir`, else `LAB_RUNS_DIR`, else `./runs`."""
-    return Path(explicit or os.environ.get("LAB_RUNS_DIR") or "runs")
+    return runs_dir_from(explicit)
 
 
 def resolve_run(root: Path, run: str) -> Path:

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
-from lab.contract import Credential, credentials_file
+from lab.contract import Credential, credentials_file, runs_dir_from
 
 __all__ = ["Credential", "CredentialPool", "CredentialsError", "load_credentials"]
 
@@ -18,7 +17,7 @@ class CredentialsError(RuntimeError):
 
 
 def credentials_path() -> Path:
-    return credentials_file(Path(os.environ.get("LAB_RUNS_DIR") or "runs"))
+    return credentials_file(runs_dir_from())
 
 
 def load_credentials(path: Path) -> list[Credential]:

@@ -16,6 +16,7 @@ from locust import events
 
 from lab.contract import (
     DEFAULT_PROFILE,
+    DEFAULT_RUNS_DIR,
     PROFILE_NAMES,
     RunFolder,
     credentials_file,
@@ -77,7 +78,10 @@ def _register_flags(parser: Any, **_kwargs: Any) -> None:
     )
     group.add_argument("--lab-run-id", env_var="LAB_RUN_ID", default="", help="run id")
     group.add_argument(
-        "--lab-runs-dir", env_var="LAB_RUNS_DIR", default="runs", help="folder of run folders"
+        "--lab-runs-dir",
+        env_var="LAB_RUNS_DIR",
+        default=DEFAULT_RUNS_DIR,
+        help="folder of run folders",
     )
     group.add_argument(
         "--lab-trace-sample-ratio",
@@ -180,7 +184,7 @@ def settings_from_options(options: Any) -> LabSettings:
         duration_s=int(duration_s),
         scenario=str(getattr(options, "lab_scenario", "") or ""),
         run_id=run_id,
-        runs_dir=Path(str(getattr(options, "lab_runs_dir", "") or "runs")),
+        runs_dir=Path(str(getattr(options, "lab_runs_dir", "") or DEFAULT_RUNS_DIR)),
         trace_sample_ratio=ratio,
         metrics_port=int(getattr(options, "lab_locust_metrics_port", DEFAULT_METRICS_PORT)),
         metrics_host=str(getattr(options, "lab_locust_metrics_host", "0.0.0.0")),  # noqa: S104
@@ -209,7 +213,7 @@ def settings_from_environ() -> LabSettings:
         "lab_duration": ("LAB_DURATION", ""),
         "lab_scenario": ("LAB_SCENARIO", ""),
         "lab_run_id": ("LAB_RUN_ID", ""),
-        "lab_runs_dir": ("LAB_RUNS_DIR", "runs"),
+        "lab_runs_dir": ("LAB_RUNS_DIR", DEFAULT_RUNS_DIR),
         "lab_trace_sample_ratio": ("LAB_TRACE_SAMPLE_RATIO", str(DEFAULT_TRACE_SAMPLE_RATIO)),
         "lab_locust_metrics_port": ("LAB_LOCUST_METRICS_PORT", str(DEFAULT_METRICS_PORT)),
         "lab_locust_metrics_host": ("LAB_LOCUST_METRICS_HOST", "0.0.0.0"),  # noqa: S104

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 from django.contrib.auth.hashers import get_hasher
 
-from lab.contract import CREDENTIALS_FILE_NAME, Credential, atomic_write
+from lab.contract import CREDENTIALS_FILE_NAME, Credential, atomic_write, runs_dir_from
 from seed.generate import PasswordEncoder
 
 FILE_NAME = CREDENTIALS_FILE_NAME
 
 
 def runs_dir(given: str | None) -> Path:
-    return Path(given or os.environ.get("LAB_RUNS_DIR") or "runs")
+    return runs_dir_from(given)
 
 
 def app_hasher() -> tuple[str, PasswordEncoder]:

@@ -7,6 +7,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.contract import DEFAULT_RUNS_DIR
+
 DEFAULT_PORT = 4318
 DEFAULT_FLUSH_SECONDS = 1.0
 # Sized from bench/bench_trace_archive.py: several seconds of a load run's span rate,
@@ -48,7 +50,9 @@ def parse_config(
         prog="python -m observability.trace_archive",
         description="OTLP/HTTP receiver that writes every span to runs/<run_id>/spans/.",
     )
-    parser.add_argument("--runs-dir", default=env.get("LAB_RUNS_DIR", "runs"), help="LAB_RUNS_DIR")
+    parser.add_argument(
+        "--runs-dir", default=env.get("LAB_RUNS_DIR", DEFAULT_RUNS_DIR), help="LAB_RUNS_DIR"
+    )
     parser.add_argument(
         "--host",
         default=env.get("LAB_ARCHIVE_HOST", "127.0.0.1"),

@@ -14,7 +14,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span, Status
 from locustfiles._otlp import KIND_CLIENT, FinishedSpan, encode_spans
 from locustfiles._tracing import LabTracing, current_trace_id
 
-RUN_ID = "20260101-000000-smoke-0tlp"
+RUN_ID = "20260101-000000-smoke-0a1b"
 
 
 class ShopUser:

@@ -129,7 +129,7 @@ def test_a_dead_trace_backend_costs_spans_never_requests(live_apps, runs_dir, fr
     run = run_locust(
         app.url,
         runs_dir,
-        "20260101-000000-smoke-d0wn",
+        "20260101-000000-smoke-d0a0",
         env={
             **otlp,
             "LAB_SCENARIO": "TenantUser",

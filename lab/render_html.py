@@ -124,10 +124,27 @@ def render_html(r: Report) -> str:
         )
     )
 
+    if r.failure_reasons:
+        out.append("<h2>Failures by reason</h2>")
+        out.append(
+            _table(
+                ["reason", "count", "first (s)", "last (s)"],
+                [
+                    f"<tr><td><code>{_e(f.reason)}</code></td>{_n(f.count, '{:d}')}"
+                    f"{_n(f.first_s, '{:.1f}')}{_n(f.last_s, '{:.1f}')}</tr>"
+                    for f in r.failure_reasons
+                ],
+            )
+        )
+
     out.append(f"<h2>Over time</h2><p class='note'>buckets of {r.series_width_s:g} s</p>")
+    bands = r.fault_bands
     out.append(
         line_chart(
-            "p95 latency (ms)", [("p95", [(p.t_s, p.p95_ms) for p in r.series])], y_label="ms"
+            "p95 latency (ms)",
+            [("p95", [(p.t_s, p.p95_ms) for p in r.series])],
+            y_label="ms",
+            bands=bands,
         )
     )
     out.append(
@@ -137,8 +154,21 @@ def render_html(r: Report) -> str:
                 ("requests/s", [(p.t_s, p.rps) for p in r.series]),
                 ("failures/s", [(p.t_s, p.failures_per_s) for p in r.series]),
             ],
+            bands=bands,
         )
     )
+    if r.faults:
+        out.append(
+            "<p class='note'>shaded: faults injected during the run (from events.jsonl)</p>"
+            + _table(
+                ["fault", "from (s)", "service back at (s)", "outage s"],
+                [
+                    f"<tr><td>{_e(name)}</td>{_n(a, '{:.1f}')}{_n(b, '{:.1f}')}"
+                    f"{_n(b - a, '{:.1f}')}</tr>"
+                    for a, b, name in bands
+                ],
+            )
+        )
     out.append(
         line_chart("Users", [("users", r.users)])
         if r.users
@@ -146,6 +176,12 @@ def render_html(r: Report) -> str:
     )
 
     out.append("<h2>Where the time goes</h2>")
+    if r.trace_loss is not None and r.trace_loss.partial:
+        out.append(
+            "<p class='banner'><b>Traces partial</b>: the sections computed from spans (where "
+            "the time goes, database p95, statements, N+1) cover only what reached the trace "
+            f"archive: {_e(r.trace_loss.describe())}</p>"
+        )
     if r.breakdown:
         out.append(
             "<p class='note'>mean ms per traced request: "

@@ -29,6 +29,19 @@ def render_markdown(r: Report) -> str:
         lines += ["**Load generator unhealthy**: " + "; ".join(r.health.untrustworthy_reasons), ""]
     for part in r.skipped_parts:
         lines.append(f"- warning: skipped corrupted part {part}")
+    if r.trace_loss is not None and r.trace_loss.partial:
+        lines += [
+            "**Traces partial** (span-based sections cover what reached the archive): "
+            + r.trace_loss.describe(),
+            "",
+        ]
+    if r.faults:
+        lines += ["## Faults injected during the run", ""]
+        lines += [
+            f"- {name}: from {a:.1f} s to {b:.1f} s after the first request ({b - a:.1f} s)"
+            for a, b, name in r.fault_bands
+        ]
+        lines.append("")
     if r.breaches:
         lines += ["## Breaches", ""] + [f"- {b}" for b in r.breaches] + [""]
     lines += [
@@ -43,6 +56,13 @@ def render_markdown(r: Report) -> str:
             f"{s.p99_ms:.1f} | {s.max_ms:.1f} | {s.rps:.2f} | {s.target_p95_ms:.0f} | "
             f"{'pass' if s.passed else 'FAIL'} |"
         )
+    if r.failure_reasons:
+        lines += ["", "## Failures by reason", "", "| reason | count | first s | last s |"]
+        lines.append("|---|---:|---:|---:|")
+        lines += [
+            f"| `{f.reason.replace('|', '/')}` | {f.count} | {f.first_s:.1f} | {f.last_s:.1f} |"
+            for f in r.failure_reasons
+        ]
     lines += [
         "",
         f"Database query p95: {_ms(r.db_p95_ms)} ms over {r.db_spans} spans "

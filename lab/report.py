@@ -8,13 +8,21 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from lab import query_budget, report_waterfalls, request_stats, span_stats, trace_coverage
+from lab import (
+    query_budget,
+    report_waterfalls,
+    request_stats,
+    span_stats,
+    trace_coverage,
+    trace_loss,
+)
 from lab.contract import RunFolder
 from lab.errors import EXIT_BREACH, EXIT_OK, EXIT_UNTRUSTWORTHY
 from lab.health import Health, assess
 from lab.n_plus_one import NPlusOne, find_n_plus_one
 from lab.prometheus import Prometheus
 from lab.report_prometheus import PromFigure, figures
+from lab.run_events import FaultWindow, fault_windows
 from lab.rundata import open_run
 from lab.runs_dir import read_json, write_atomic
 from lab.targets import Targets, load_targets
@@ -55,6 +63,18 @@ class Report:
     slowest_traced: trace_coverage.TraceCoverage = field(
         default_factory=lambda: trace_coverage.TraceCoverage([])
     )
+    trace_loss: trace_loss.TraceLoss | None = None
+    failure_reasons: list[request_stats.FailureReason] = field(default_factory=list)
+    faults: list[FaultWindow] = field(default_factory=list)
+    first_request_s: float = 0.0  # unix seconds of the first request: x = 0 of the charts
+
+    @property
+    def fault_bands(self) -> list[tuple[float, float, str]]:
+        """The injected faults as (seconds since the first request, end, name), for charts."""
+        return [
+            (w.started_at - self.first_request_s, w.ended_at - self.first_request_s, w.fault)
+            for w in self.faults
+        ]
 
     @property
     def duration_s(self) -> float:
@@ -152,6 +172,11 @@ def build(
         n_plus_one_by_name=find_n_plus_one(con, targets, by="name"),
         statement_counts=query_budget.per_route(con, targets),
         jaeger_url=jaeger_url,
+        trace_loss=trace_loss.assess(run_dir, con, prometheus_url, start, end),
+        faults=fault_windows(run_dir),
+        failure_reasons=request_stats.failure_reasons(con),
+        first_request_s=(con.execute("SELECT min(ts_start_us) FROM requests").fetchone()[0] or 0)
+        / 1e6,
     )
     report.waterfalls = report_waterfalls.collect(
         con,
@@ -218,6 +243,13 @@ def summary_json(report: Report) -> dict[str, Any]:
         "statements_per_request": [
             {**asdict(c), "breached": c.breached} for c in report.statement_counts
         ],
+        "trace_loss": (
+            {**asdict(report.trace_loss), "partial": report.trace_loss.partial}
+            if report.trace_loss
+            else None
+        ),
+        "faults": [{**asdict(w), "seconds": round(w.seconds, 1)} for w in report.faults],
+        "failure_reasons": [asdict(f) for f in report.failure_reasons],
     }
 
 

@@ -200,3 +200,24 @@ def slowest(con: duckdb.DuckDBPyConnection, limit: int = 10) -> list[SlowRequest
             seen.add(key)
             result.append(SlowRequest(int(row[0]), row[1], row[2], float(row[3]), row[4], row[5]))
     return sorted(result, key=lambda r: -r.ms)[: 2 * limit]
+
+
+@dataclass(frozen=True)
+class FailureReason:
+    reason: str  # the record's `failure`, e.g. "ContentError: HTTP 503 (database unavailable …"
+    count: int
+    first_s: float  # seconds since the first request: where to look on the over-time charts
+    last_s: float
+
+
+def failure_reasons(con: duckdb.DuckDBPyConnection, limit: int = 10) -> list[FailureReason]:
+    """The most frequent failure reasons, with when they happened (an outage reads as one)."""
+    rows = con.execute(
+        """SELECT left(failure, 160) AS reason, count(*),
+                  (min(ts_start_us) - (SELECT min(ts_start_us) FROM requests)) / 1e6,
+                  (max(ts_start_us) - (SELECT min(ts_start_us) FROM requests)) / 1e6
+           FROM requests WHERE failure IS NOT NULL
+           GROUP BY reason ORDER BY count(*) DESC, reason LIMIT ?""",
+        [limit],
+    ).fetchall()
+    return [FailureReason(str(r), int(n), float(a), float(b)) for r, n, a, b in rows]

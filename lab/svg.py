@@ -26,7 +26,9 @@ def line_chart(
     y_label: str = "",
     width: int = 720,
     height: int = 200,
+    bands: Sequence[tuple[float, float, str]] = (),
 ) -> str:
+    """`bands`: (x start, x end, label) spans shaded behind the lines (e.g. injected faults)."""
     left, right, top, bottom = 60, 10, 24, 30
     plot_w, plot_h = width - left - right, height - top - bottom
     xs = [x for _, pts in series for x, _ in pts]
@@ -63,6 +65,15 @@ def line_chart(
     )
     if y_label:
         parts.append(f'<text x="4" y="{top - 4}" font-size="10">{escape(y_label)}</text>')
+    for start, end, label in bands:
+        a, b = max(sx(start), left), min(sx(max(end, start + (x1 - x0) / plot_w)), left + plot_w)
+        if b <= a:
+            continue
+        parts.append(
+            f'<rect x="{a:.1f}" y="{top}" width="{b - a:.1f}" height="{plot_h}" fill="#f4b400" '
+            f'fill-opacity="0.25"><title>{escape(label)}</title></rect>'
+            f'<text x="{a + 2:.1f}" y="{top + 10}" font-size="9">{escape(label)}</text>'
+        )
     for i, (label, pts) in enumerate(series):
         color = PALETTE[i % len(PALETTE)]
         path = " ".join(f"{sx(x):.1f},{sy(y):.1f}" for x, y in pts)

@@ -34,6 +34,15 @@ CSRF_INPUT = re.compile(r"name=\"csrfmiddlewaretoken\" value=\"([^\"]+)\"")
 SEARCH_WORDS = ("ring", "gold", "silver", "necklace", "bracelet", "earring", "pendant", "chain")
 
 
+class SignedOut(Exception):
+    """A page answered with the sign-in form: the user's session was lost (it signs in again)."""
+
+
+LOGIN_PATH = "/accounts/login/"
+LOGIN_FORM = f'action="{LOGIN_PATH}"'
+SHORT_REASON_CHARS = 120  # a 503's one-line body ("database unavailable (...)") goes in the reason
+
+
 def ids_in(html: str, attribute: str) -> list[int]:
     """Ids from `data-<attribute>="N"` markers in a page."""
     return [int(v) for v in re.findall(rf"data-{attribute}=\"(\d+)\"", html)]
@@ -94,6 +103,7 @@ class LabUser(User):
         self.credential: Credential = credential_pool(environment).take(self.preferred_roles)
         self.tenant_id = self.credential.tenant_id
         self._context = {"scenario": type(self).__name__, "tenant_id": self.tenant_id}
+        self.signed_in_again = 0
         tracing = _tracing.active()
         if tracing is not None:
             client: Any = self.client  # type: ignore[attr-defined]
@@ -125,9 +135,35 @@ class LabUser(User):
     # --- checked requests -------------------------------------------------------------------
     @contextmanager
     def checked(self, method: str, path: str, name: str, **kwargs: Any) -> Iterator[Any]:
+        """A request whose checks run in the `with` body; a lost session is failed and healed.
+
+        A page that answers with the sign-in form (the session is gone: Redis lost it, or it
+        expired) fails as `SignedOut`, whatever the body's own checks said, and the user signs
+        in again before its next task, as API users do on a 401: an outage costs the requests
+        made during it, not the rest of the run.
+        """
         client: Any = self.client  # type: ignore[attr-defined]
+        signed_out = False
         with client.request(method, path, name=name, catch_response=True, **kwargs) as response:
             yield response
+            if self._sent_to_login(path, response):
+                signed_out = True
+                response.failure(SignedOut("sent to the sign-in page: signing in again"))
+        if signed_out:
+            self.sign_in_again()
+
+    @staticmethod
+    def _sent_to_login(path: str, response: Any) -> bool:
+        if path.startswith((LOGIN_PATH, "/api/")) or response.status_code != 200:
+            return False
+        if not response.headers.get("Content-Type", "").startswith("text/html"):
+            return False
+        return LOGIN_FORM in (response.text or "")
+
+    def sign_in_again(self) -> bool:
+        """Sign in again after a lost session; counted in `signed_in_again`."""
+        self.signed_in_again += 1
+        return bool(_traced_task(type(self).login)(self))
 
     def fail(self, response: Any, error: Exception) -> None:
         response.failure(error)
@@ -135,7 +171,14 @@ class LabUser(User):
     def check_status(self, response: Any, *expected: int) -> bool:
         if response.status_code in expected:
             return True
-        self.fail(response, ContentError(f"HTTP {response.status_code}, expected {expected}"))
+        reason = ""
+        if response.status_code >= 500:  # the app's one-line reason, e.g. "database unavailable"
+            body = (response.text or "").strip()
+            if body and len(body) <= SHORT_REASON_CHARS and "\n" not in body:
+                reason = f" ({body})"
+        self.fail(
+            response, ContentError(f"HTTP {response.status_code}{reason}, expected {expected}")
+        )
         return False
 
     def check_page(self, response: Any, marker: str | None = None) -> str | None:
@@ -192,7 +235,7 @@ class LabUser(User):
 
     # --- the HTML sign-in every session scenario uses ---------------------------------------
     def html_login(self) -> bool:
-        with self.checked("GET", "/accounts/login/", "/accounts/login/") as response:
+        with self.checked("GET", LOGIN_PATH, LOGIN_PATH) as response:
             if not self.check_status(response, 200):
                 return False
             match = CSRF_INPUT.search(response.text or "")

@@ -13,3 +13,5 @@ urlpatterns = [
     path("reports/", include("jewelry.reports.urls")),
     path("api/", include("jewelry.api.urls")),
 ]
+
+handler500 = "jewelry.core.errors.server_error"

@@ -3,7 +3,8 @@
 # Debian's pgbouncer: writes /etc/pgbouncer/pgbouncer.ini and userlist.txt from DB_HOST,
 # DB_PORT, DB_USER, DB_PASSWORD, DB_NAME, POOL_MODE, AUTH_TYPE, LISTEN_ADDR, LISTEN_PORT,
 # MAX_CLIENT_CONN, DEFAULT_POOL_SIZE, MIN_POOL_SIZE, RESERVE_POOL_SIZE, MAX_DB_CONNECTIONS,
-# SERVER_RESET_QUERY, ADMIN_USERS, STATS_USERS, IGNORE_STARTUP_PARAMETERS, unless those
+# SERVER_RESET_QUERY, ADMIN_USERS, STATS_USERS, IGNORE_STARTUP_PARAMETERS, SERVER_LOGIN_RETRY
+# (written only when set, as upstream's entrypoint.sh does), unless those
 # files were mounted; then execs the command.
 set -euo pipefail
 
@@ -44,6 +45,7 @@ if [[ ! -e "$ini" ]]; then
     echo "admin_users = ${ADMIN_USERS:-postgres}"
     echo "stats_users = ${STATS_USERS:-}"
     echo "ignore_startup_parameters = ${IGNORE_STARTUP_PARAMETERS:-extra_float_digits}"
+    if [[ -n "${SERVER_LOGIN_RETRY:-}" ]]; then echo "server_login_retry = $SERVER_LOGIN_RETRY"; fi
     echo "logfile ="
     echo "pidfile ="
   } >"$ini"

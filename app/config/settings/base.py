@@ -109,15 +109,25 @@ DATABASES = {
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env("REDIS_URL", "redis://127.0.0.1:6379/0")
+# Redis is optional at run time (docs/architecture.md, "Faults: the app under infrastructure
+# faults"): the backend answers "not cached" when Redis is down, and these timeouts bound what
+# one request can lose to an unreachable Redis (a healthy one answers in well under 1 ms).
+REDIS_TIMEOUT_SECONDS = float(env("REDIS_TIMEOUT_SECONDS", "1.0"))
 CACHES = {
     "default": {
-        "BACKEND": "django.core.cache.backends.redis.RedisCache",
+        "BACKEND": "jewelry.core.cache_backend.DegradingRedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": "jewelry",
         "TIMEOUT": 300,
+        "OPTIONS": {
+            "socket_connect_timeout": REDIS_TIMEOUT_SECONDS,
+            "socket_timeout": REDIS_TIMEOUT_SECONDS,
+        },
     }
 }
-SESSION_ENGINE = "django.contrib.sessions.backends.cache"
+# Sessions are read from Redis and written through to PostgreSQL: a Redis outage (or restart,
+# it keeps nothing on disk) signs nobody out.
+SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 SESSION_COOKIE_HTTPONLY = True
 CSRF_COOKIE_HTTPONLY = False
 

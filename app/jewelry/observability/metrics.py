@@ -53,10 +53,19 @@ WORKER_RSS = Gauge(
     "Resident memory of this worker process (one series per live pid).",
     multiprocess_mode="liveall",
 )
+DEPENDENCY_ERRORS = Counter(
+    "jewelry_dependency_errors",
+    "Operations that failed because a dependency was down, by dependency and outcome "
+    "(redis: the cache was bypassed; database: the request was answered 503).",
+    ["dependency", "operation"],
+)
 SPANS_EXPORTED = Counter("jewelry_spans_exported", "Spans the app exported.")
 SPANS_DROPPED = Counter(
     "jewelry_spans_dropped", "Spans the app could not export, by reason.", ["reason"]
 )
+# Present at 0 from the start: Prometheus' increase() misses what a series starts with.
+for _reason in ("export_failed", "queue_full"):
+    SPANS_DROPPED.labels(reason=_reason)
 
 _PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 _MEMORY_SAMPLE_SECONDS = 5.0
@@ -65,6 +74,10 @@ _last_memory_sample = 0.0
 
 def record_cache(cache: str, *, hit: bool) -> None:
     CACHE_REQUESTS.labels(cache=cache, result="hit" if hit else "miss").inc()
+
+
+def record_dependency_error(dependency: str, operation: str) -> None:
+    DEPENDENCY_ERRORS.labels(dependency=dependency, operation=operation).inc()
 
 
 def sample_memory(now: float | None = None) -> None:

@@ -3,7 +3,15 @@
 Each failed login increments two counters (the account's and the client IP's) that expire
 `LOGIN_THROTTLE_WINDOW_SECONDS` after the first failure of the window. Once either counter
 reaches `LOGIN_THROTTLE_LIMIT`, further attempts are refused before the password is checked,
-so a blocked attempt costs one Redis round trip instead of an Argon2 hash.
+so a blocked attempt costs one Redis round trip instead of an Argon2 hash. The HTML login
+(`jewelry.tenants.views.LoginView`) and the API's token endpoint
+(`jewelry.api.tokens.EmailTokenObtainPairView`) share these counters.
+
+When Redis is down the throttle fails OPEN (the cache backend reads the counters as zero and
+drops the writes, `jewelry.core.cache_backend`): failing closed would turn a cache outage into
+a sign-in outage for every user, while an attacker gains only the outage's minutes, each
+guess still paying a full Argon2 hash, and every bypassed count shows in
+`jewelry_dependency_errors_total{dependency="redis"}`.
 """
 
 from __future__ import annotations

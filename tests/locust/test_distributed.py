@@ -8,6 +8,7 @@ import time
 import urllib.request
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pytest
 
 from tests.harness.processes import free_port
@@ -85,15 +86,32 @@ def metric_sum(text: str, prefix: str) -> float:
     )
 
 
+def rows_started_before(run: LocustRun, unix_s: float) -> int:
+    record = run.record()
+    return pc.sum(pc.less(record["ts_start_us"], int(unix_s * 1_000_000))).as_py() or 0
+
+
 def test_master_and_two_workers_record_everything_once(live_apps, runs_dir, tmp_path) -> None:
     app = live_apps()
     run_id = "20260101-000000-smoke-d157"
     master, workers, metrics_port, run_dir = start_cluster(
         app.url, runs_dir, run_id, "14s", tmp_path
     )
+    scraped: dict[str, object] = {}
+
+    def busy() -> bool:
+        # Mid-run, once both workers run and have reported a few requests to the master.
+        try:
+            text = scrape(metrics_port)
+        except OSError:
+            return False
+        scraped.update(text=text, at=time.time())
+        running = f'locust_workers{{run_id="{run_id}",state="running"}} 2.0' in text
+        return running and metric_sum(text, "locust_requests_total{") >= 10
+
     try:
-        time.sleep(9)  # mid-run: two workers running, requests flowing
-        text = scrape(metrics_port)
+        wait_for(busy, 60, "two running workers with 10 requests reported")
+        text, scraped_at = str(scraped["text"]), float(scraped["at"])  # type: ignore[arg-type]
         code = master.wait(90)
     finally:
         for process in (master, *workers):
@@ -101,14 +119,16 @@ def test_master_and_two_workers_record_everything_once(live_apps, runs_dir, tmp_
     run = LocustRun(code, run_dir, (tmp_path / "master.log").read_text())
     assert code == 0, run.output[-4000:]
 
-    assert f'locust_workers{{run_id="{run_id}",state="running"}} 2.0' in text, text
     cpu_lines = [line for line in text.splitlines() if line.startswith("locust_cpu_percent{")]
     assert len(cpu_lines) == 3, cpu_lines  # two workers and the master
     assert 'le="0.5"' in text
     assert 'le="2.0"' in text
     requests, failures = run.locust_total()
     mid_run = metric_sum(text, "locust_requests_total{")
-    assert 0 < mid_run <= requests  # counted once (twice would overshoot the final total)
+    # Counted once: the master cannot have heard of more requests than had started by the
+    # time it answered (each is in the record with its start time). Counting the workers'
+    # reports twice would double the figure, which no 3 s report lag makes up for.
+    assert 0 < mid_run <= rows_started_before(run, scraped_at) <= requests
 
     assert failures == 0
     record = run.record()
@@ -124,8 +144,12 @@ def test_a_killed_worker_is_recorded_and_the_run_completes(live_apps, runs_dir, 
     run_id = "20260101-000000-smoke-dead"
     master, workers, _port, run_dir = start_cluster(app.url, runs_dir, run_id, "16s", tmp_path)
     try:
-        wait_for(lambda: (run_dir / "requests").is_dir(), 30, "workers to start recording")
-        time.sleep(4)
+        # Kill a worker once both have written requests: both certainly joined and ran.
+        wait_for(
+            lambda: len({p.parent for p in (run_dir / "requests").glob("*/part-*.parquet")}) == 2,
+            60,
+            "both workers' first record parts",
+        )
         os.kill(workers[0].pid, signal.SIGKILL)
         code = master.wait(120)
     finally:

@@ -8,6 +8,7 @@ its tests need the harness's PostgreSQL, PgBouncer and Redis settings.
 
     make mutation                          # every group below
     make mutation MODULES=target_safety,health
+    make mutation MUTATION_ARGS=--retry-survivors   # after improving tests: survivors only
 
 Which files mutmut may change and which tests it runs are `[tool.mutmut]` in pyproject.toml;
 its state is kept in ./mutants/ (git-ignored), so a second run only retries what changed.
@@ -56,7 +57,9 @@ def parse_groups(text: str) -> list[str]:
 
 
 def results() -> dict[str, str]:
-    """Mutant name -> status, from mutmut's stored results."""
+    """Mutant name -> status, from mutmut's stored results (none before a first run)."""
+    if not (REPO_ROOT / "mutants").is_dir():
+        return {}
     out = subprocess.run(  # noqa: S603 - our own argv
         [str(MUTMUT), "results", "--all", "true"],
         cwd=REPO_ROOT,
@@ -106,6 +109,11 @@ def report(modules: list[str], statuses: dict[str, str]) -> list[str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--modules", default="", help="comma-separated groups: " + ",".join(GROUPS))
+    parser.add_argument(
+        "--retry-survivors",
+        action="store_true",
+        help="re-test only the mutants that survived the last run (after improving the tests)",
+    )
     args = parser.parse_args(argv)
     groups = parse_groups(args.modules)
     modules = [m for g in groups for m in GROUPS[g]]
@@ -120,8 +128,16 @@ def main(argv: list[str] | None = None) -> int:
         flush=True,
     )
     # One process: the machine is shared, and the tests start their own services.
+    targets = [f"{m}.x*" for m in modules]
+    if args.retry_survivors:
+        targets = [
+            name
+            for name, status in results().items()
+            if status in UNDETECTED and _MODULE_OF.match(name)["module"] in modules  # type: ignore[index]
+        ]
+        print(f"mutation: retrying {len(targets)} surviving mutant(s)", flush=True)
     run = subprocess.run(  # noqa: S603 - our own argv
-        [str(MUTMUT), "run", "--max-children", "1", *(f"{m}.x*" for m in modules)],
+        [str(MUTMUT), "run", "--max-children", "1", *targets],
         cwd=REPO_ROOT,
         check=False,
     )

@@ -90,15 +90,24 @@ def report(modules: list[str], statuses: dict[str, str]) -> list[str]:
         if status in UNDETECTED:
             survivors[module].append(f"{name} ({status})")
     over: list[str] = []
-    print(f"\n{'module':36} {'mutants':>8} {'killed':>7} {'survived':>9} {'ratio':>6}")
+    print(
+        f"\n{'module':36} {'mutants':>8} {'killed':>7} {'survived':>9} {'ratio':>6}"
+        f" {'unchecked':>9}"
+    )
     for module in modules:
         counts = by_module[module]
         judged = sum(counts[s] for s in DETECTED | UNDETECTED)
         undetected = sum(counts[s] for s in UNDETECTED)
+        unchecked = sum(counts.values()) - judged  # e.g. a run stopped half-way
         ratio = undetected / judged if judged else 1.0
-        flag = "  OVER BUDGET" if ratio > SURVIVAL_BUDGET else ""
-        print(f"{module:36} {judged:8} {judged - undetected:7} {undetected:9} {ratio:6.0%}{flag}")
-        if ratio > SURVIVAL_BUDGET:
+        flag = (
+            "  NOT MEASURED" if not judged else "  OVER BUDGET" if ratio > SURVIVAL_BUDGET else ""
+        )
+        print(
+            f"{module:36} {judged:8} {judged - undetected:7} {undetected:9} {ratio:6.0%}"
+            f" {unchecked:9}{flag}"
+        )
+        if flag:
             over.append(module)
     for module in modules:
         if survivors[module]:
@@ -152,7 +161,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     over = report(modules, statuses)
     if over:
-        print(f"\nmutation: over the {SURVIVAL_BUDGET:.0%} survival budget: {', '.join(over)}")
+        print(
+            f"\nmutation: over the {SURVIVAL_BUDGET:.0%} survival budget or not measured: "
+            + ", ".join(over)
+        )
         return 1
     print(f"\nmutation: every module within the {SURVIVAL_BUDGET:.0%} survival budget")
     return 0

@@ -104,10 +104,15 @@ def test_events_file_is_read_line_by_line_past_bad_lines(runs_root: Path) -> Non
         "not json",
         json.dumps({"ts": "t", "detail": "no kind"}),
         json.dumps({"ts": "t", "kind": "cpu_warning", "detail": {"worker": "w2"}}),
+        json.dumps({"ts": "t", "kind": "spans_dropped"}),  # no detail: an empty example
     ]
     (run_dir / "events.jsonl").write_text("\n".join(lines) + "\n")
     health = assess(run_dir, {"status": "completed"}, request_parts=1)
-    assert health.event_counts == Counter({"cpu_warning": 2, "worker_lost": 1})
+    assert health.event_counts == Counter({"cpu_warning": 2, "worker_lost": 1, "spans_dropped": 1})
     assert health.bad_event_lines == 3
-    assert health.event_examples == {"cpu_warning": "{'worker': 'w1'}", "worker_lost": "x" * 200}
+    assert health.event_examples == {
+        "cpu_warning": "{'worker': 'w1'}",
+        "worker_lost": "x" * 200,
+        "spans_dropped": "",
+    }
     assert health.untrustworthy_reasons == ["2 x cpu_warning", "1 x worker_lost"]

@@ -226,3 +226,11 @@ e2e: bootstrap ## End to end on Docker: offline images, lab-up, 60 s smoke with 
 .PHONY: faults
 faults: bootstrap ## Fault battery on Docker: PostgreSQL, PgBouncer, Redis, trace archive, worker, Ctrl-C; one table (FAULTS_USERS=10)
 	@LAB_SYSTEM_CA_BUNDLE=$(LAB_SYSTEM_CA_BUNDLE) VENV_PY=$(abspath $(VENV_PY)) bash tests/faults/run.sh
+
+MODULES ?=
+MUTATION_ARGS ?=
+
+.PHONY: mutation
+mutation: bootstrap ## Mutation testing of the verdict modules, 1 process, ~1 h on 2 cores (MODULES=target_safety,health)
+	@$(VENV_PY) -c 'import mutmut' 2>/dev/null || $(VENV_PY) -m pip install --disable-pip-version-check -q -r requirements/mutation.txt
+	$(VENV_PY) -m tests.harness -- $(VENV_PY) scripts/mutation.py --modules "$(MODULES)" $(MUTATION_ARGS)

@@ -128,7 +128,8 @@ def _lost_worker_lines(events: list[dict[str, Any]], folder: RunFolder) -> list[
     recorded = _rows_by_worker(folder)
     lines = []
     for event in lost:
-        detail = event.get("detail") or {}
+        detail = event.get("detail")
+        detail = detail if isinstance(detail, dict) else {}  # a torn or foreign line
         worker = str(detail.get("worker", "?"))
         reported = detail.get("reported_requests")
         line = f"worker {worker} lost at {event.get('ts', '?')}"
@@ -147,7 +148,8 @@ def _off_plan_lines(events: list[dict[str, Any]]) -> list[str]:
     for event in events:
         if event["kind"] != "load_off_plan":
             continue
-        d = event.get("detail") or {}
+        d = event.get("detail")
+        d = d if isinstance(d, dict) else {}
         lines.append(
             f"load {d.get('direction', '?')} plan: {d.get('users')} users instead of "
             f"{d.get('planned_users')} from {d.get('from')} to {d.get('to')} "

@@ -7,11 +7,13 @@ with any change to it.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from lab.health import assess
 from lab.synthetic import request_rows, write_meta, write_request_part
 from tests.lab.conftest import T0_US, CliResult
 
@@ -103,3 +105,27 @@ def test_repeated_events_are_counted(runs_root: Path, lab_cli: Callable[..., Cli
     result = lab_cli("report", run_dir.name)
     assert result.code == 3
     assert result.out.count("worker w lost at t") == 3, result.out
+
+
+def test_events_file_is_read_line_by_line_past_bad_lines(runs_root: Path) -> None:
+    run_dir = healthy_run(runs_root, "20260101-000000-load-0004")
+    lines = [
+        json.dumps({"ts": "t", "kind": "cpu_warning", "detail": {"worker": "w1"}}),
+        "{torn",  # a crash mid-write, then the run went on
+        "",
+        json.dumps({"ts": "t", "kind": "worker_lost", "detail": "x" * 300}),
+        "not json",
+        json.dumps({"ts": "t", "detail": "no kind"}),
+        json.dumps({"ts": "t", "kind": "cpu_warning", "detail": {"worker": "w2"}}),
+        json.dumps({"ts": "t", "kind": "spans_dropped"}),  # no detail: an empty example
+    ]
+    (run_dir / "events.jsonl").write_text("\n".join(lines) + "\n")
+    health = assess(run_dir, {"status": "completed"}, request_parts=1)
+    assert health.event_counts == Counter({"cpu_warning": 2, "worker_lost": 1, "spans_dropped": 1})
+    assert health.bad_event_lines == 3
+    assert health.event_examples == {
+        "cpu_warning": "{'worker': 'w1'}",
+        "worker_lost": "x" * 200,
+        "spans_dropped": "",
+    }
+    assert health.untrustworthy_reasons == ["2 x cpu_warning", "worker ? lost at t"]

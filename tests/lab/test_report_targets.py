@@ -1,5 +1,6 @@
 """`lab report` target checks at their edges: page vs API targets, the database query p95,
-and the failure ratio at exactly the target (the targets say "below", so equal is a breach).
+and the failure ratio at exactly the target (the targets say "below", so equal is a breach);
+and the exact figures those checks rest on.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from pathlib import Path
 
 import pytest
 
+from lab import request_stats
+from lab.rundata import open_run
 from lab.synthetic import (
     DbCall,
     request_rows,
@@ -18,6 +21,7 @@ from lab.synthetic import (
     write_request_part,
     write_span_part,
 )
+from lab.targets import Targets
 from tests.lab.conftest import T0_US, CliResult
 
 START_NS = T0_US * 1000
@@ -150,3 +154,43 @@ def test_database_query_p95_equal_to_the_target_is_a_breach(
     run_dir = run_with_queries(runs_root, "20260101-000000-load-a107", [100.0] * 20)
     assert lab_cli("report", run_dir.name).code == 1
     assert breaches(run_dir) == ["database query p95 100.0 ms >= 100 ms"]
+
+
+def test_run_figures_are_exact(runs_root: Path) -> None:
+    """The figures the verdicts rest on, over the whole run and per name, from known data."""
+    run_dir = runs_root / "20260101-000000-load-a108"
+    write_meta(run_dir)
+    latencies = [float(ms) for ms in range(1, 101)]  # 1..100 ms, 10 ms apart, 3 failed
+    rows = request_rows("/x/", latencies, start_us=T0_US, spacing_us=10_000, failures=3)
+    rows += request_rows("/api/y/", [7.0], start_us=T0_US + 5_000, method="POST")
+    write_request_part(run_dir, rows)
+    data = open_run(run_dir, with_spans=False)
+    con = data.con
+    last_start = T0_US + 99 * 10_000
+    assert request_stats.run_window_us(con) == (T0_US, last_start + 100_000)
+    totals = request_stats.totals(con, 10.0)
+    assert (totals.count, totals.failures, totals.failure_ratio) == (101, 3, 3 / 101)
+    assert totals.p50_ms == pytest.approx(50.0)
+    assert totals.p95_ms == pytest.approx(95.0)
+    assert totals.p99_ms == pytest.approx(99.0)
+    assert totals.max_ms == pytest.approx(100.0)
+    assert (totals.first_us, totals.last_us) == (T0_US, last_start)
+    assert totals.rps == pytest.approx(10.1)
+    assert request_stats.totals(con, 0.0).rps == 0.0  # no window: no rate, no division by 0
+    by_name = {s.name: s for s in request_stats.per_name(con, Targets(), 10.0)}
+    x, y = by_name["/x/"], by_name["/api/y/"]
+    assert (x.method, x.count, x.failures, x.kind, x.target_p95_ms) == (
+        "GET",
+        100,
+        3,
+        "page",
+        2000.0,
+    )
+    assert (x.p50_ms, x.p95_ms, x.p99_ms, x.max_ms) == pytest.approx((50.5, 95.05, 99.01, 100.0))
+    assert x.rps == pytest.approx(10.0)
+    assert (y.method, y.count, y.kind, y.target_p95_ms, y.p95_ms) == ("POST", 1, "api", 500.0, 7.0)
+    assert [s.name for s in request_stats.per_name(con, Targets(), 0.0) if s.rps == 0.0] == [
+        "/api/y/",
+        "/x/",
+    ]
+    con.close()

@@ -95,3 +95,12 @@ def test_other_hosts_need_their_exact_name_allowed(url: str) -> None:
 def test_target_must_be_an_http_url(url: str) -> None:
     with pytest.raises(LabError, match="not an http"):
         check_target(url)
+
+
+def test_refusals_say_what_to_do() -> None:
+    with pytest.raises(LabError) as refused:
+        check_target("http://127.0.0.1\\.evil.com/")  # clients disagree on this host
+    assert refused.value.message == (
+        "target 'http://127.0.0.1\\\\.evil.com/' carries user info or a backslash: "
+        "give the host alone, such as http://127.0.0.1:8000"
+    )

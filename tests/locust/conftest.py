@@ -31,7 +31,8 @@ from tests.harness.processes import free_port
 LOCUST = Path(sys.executable).with_name("locust")
 LOCUSTFILES = REPO_ROOT / "locustfiles"
 # Argon2 logins of several users at once on a shared 2-core machine can take seconds: the
-# functional tests judge failures, not latency (test_checks.py covers the latency targets).
+# functional tests judge failures, not latency (test_checks_and_faults.py and
+# test_check_record.py cover the latency targets).
 RELAXED_TARGETS = {"page_p95_ms": 60000.0, "api_p95_ms": 60000.0}
 
 

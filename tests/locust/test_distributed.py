@@ -10,6 +10,7 @@ import signal
 import urllib.request
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pytest
 
 from lab.health import status_from_events
@@ -85,18 +86,15 @@ def scrape(port: str) -> str:
         return response.read().decode()
 
 
-def _running_with_requests(port: str) -> bool:
-    try:
-        text = scrape(port)
-    except OSError:
-        return False
-    return 'state="running"} 2.0' in text and metric_sum(text, "locust_requests_total{") > 0
-
-
 def metric_sum(text: str, prefix: str) -> float:
     return sum(
         float(line.rsplit(" ", 1)[1]) for line in text.splitlines() if line.startswith(prefix)
     )
+
+
+def rows_started_before(run: LocustRun, unix_s: float) -> int:
+    record = run.record()
+    return pc.sum(pc.less(record["ts_start_us"], int(unix_s * 1_000_000))).as_py() or 0
 
 
 def test_master_and_two_workers_record_everything_once(live_apps, runs_dir, tmp_path) -> None:
@@ -105,10 +103,21 @@ def test_master_and_two_workers_record_everything_once(live_apps, runs_dir, tmp_
     master, workers, metrics_port, run_dir = start_cluster(
         app.url, runs_dir, run_id, "14s", tmp_path
     )
+    scraped: dict[str, object] = {}
+
+    def busy() -> bool:
+        # Mid-run, once both workers run and have reported a few requests to the master.
+        try:
+            text = scrape(metrics_port)
+        except OSError:
+            return False
+        scraped.update(text=text, at=time.time())
+        running = f'locust_workers{{run_id="{run_id}",state="running"}} 2.0' in text
+        return running and metric_sum(text, "locust_requests_total{") >= 10
+
     try:
-        # Mid-run: two workers running, requests flowing (waited for, the machine is shared).
-        wait_for(lambda: _running_with_requests(metrics_port), 60, "two workers sending requests")
-        text = scrape(metrics_port)
+        wait_for(busy, 60, "two running workers with 10 requests reported")
+        text, scraped_at = str(scraped["text"]), float(scraped["at"])  # type: ignore[arg-type]
         code = master.wait(120)
     finally:
         for process in (master, *workers):
@@ -116,14 +125,16 @@ def test_master_and_two_workers_record_everything_once(live_apps, runs_dir, tmp_
     run = LocustRun(code, run_dir, (tmp_path / "master.log").read_text())
     assert code == 0, run.output[-4000:]
 
-    assert f'locust_workers{{run_id="{run_id}",state="running"}} 2.0' in text, text
     cpu_lines = [line for line in text.splitlines() if line.startswith("locust_cpu_percent{")]
     assert len(cpu_lines) == 3, cpu_lines  # two workers and the master
     assert 'le="0.5"' in text
     assert 'le="2.0"' in text
     requests, failures = run.locust_total()
     mid_run = metric_sum(text, "locust_requests_total{")
-    assert 0 < mid_run <= requests  # counted once (twice would overshoot the final total)
+    # Counted once: the master cannot have heard of more requests than had started by the
+    # time it answered (each is in the record with its start time). Counting the workers'
+    # reports twice would double the figure, which no 3 s report lag makes up for.
+    assert 0 < mid_run <= rows_started_before(run, scraped_at) <= requests
 
     assert failures == 0
     kinds = [event["kind"] for event in run.events()]
@@ -152,7 +163,12 @@ def test_a_worker_that_misses_heartbeats_and_comes_back_is_reported(
     )
     frozen = workers[0]
     try:
-        wait_for(lambda: len(list(run_dir.glob("requests/*"))) == 2, 60, "both workers recording")
+        # Freeze a worker once both have written requests: both certainly joined and ran.
+        wait_for(
+            lambda: len({p.parent for p in (run_dir / "requests").glob("*/part-*.parquet")}) == 2,
+            60,
+            "both workers' first record parts",
+        )
         os.kill(frozen.pid, signal.SIGSTOP)
         wait_for(lambda: "worker_lost" in (run_dir / "events.jsonl").read_text(), 30, "worker_lost")
         os.kill(frozen.pid, signal.SIGCONT)

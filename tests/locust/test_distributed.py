@@ -92,8 +92,19 @@ def test_master_and_two_workers_record_everything_once(live_apps, runs_dir, tmp_
         app.url, runs_dir, run_id, "14s", tmp_path
     )
     try:
-        time.sleep(9)  # mid-run: two workers running, requests flowing
-        text = scrape(metrics_port)
+        # Mid-run: two workers running and requests counted (polled: a loaded machine can
+        # take many seconds just to start the processes).
+        text = ""
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and master.poll() is None:
+            try:
+                text = scrape(metrics_port)
+            except OSError:
+                text = ""
+            running = f'locust_workers{{run_id="{run_id}",state="running"}} 2.0' in text
+            if running and metric_sum(text, "locust_requests_total{") > 0:
+                break
+            time.sleep(0.5)
         code = master.wait(90)
     finally:
         for process in (master, *workers):

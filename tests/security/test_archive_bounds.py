@@ -282,3 +282,29 @@ def _varint(value: int) -> bytes:
         else:
             out.append(byte)
             return bytes(out)
+
+
+def test_slow_senders_lose_their_room_and_never_block_others(
+    archive_factory: Callable[..., ArchiveProcess],
+) -> None:
+    """A sender that never finishes its body is cut off at the request timeout."""
+    archive = archive_factory("--flush-seconds", "0.2", "--request-timeout", "2")
+    head = (
+        b"POST /v1/traces HTTP/1.1\r\nHost: a\r\nContent-Type: application/x-protobuf\r\n"
+        b"Content-Length: 7000000\r\n\r\n"
+    )
+    slow = [socket.create_connection(("127.0.0.1", archive.port), timeout=30) for _ in range(6)]
+    with HonestExporter(archive).running() as honest:
+        for sock in slow:
+            sock.sendall(head + b"\x0a" * 1000)  # then nothing more
+        started = time.monotonic()
+        for sock in slow:
+            try:
+                leftover = sock.recv(65536)  # the archive closes (or answers 503 and closes)
+            except ConnectionResetError:
+                leftover = b""
+            assert leftover == b"" or leftover.startswith(b"HTTP/1.1 503"), leftover[:80]
+            sock.close()
+        assert time.monotonic() - started < 25
+    honest.assert_unharmed()
+    assert archive.metrics()["trace_archive_bad_requests_total"] >= 1

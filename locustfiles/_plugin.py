@@ -21,6 +21,7 @@ from locust import events
 from locust.env import Environment
 from locust.runners import STATE_INIT, STATE_STOPPED, MasterRunner, WorkerRunner
 
+from lab import trace_sampling
 from locustfiles import _tracing
 from locustfiles._checks import check_record
 from locustfiles._events import EventLog
@@ -66,6 +67,13 @@ class LabPlugin:
         try:
             settings = settings_from_options(options)
         except SettingsError as exc:
+            sys.stderr.write(f"locustfiles: {exc}\n")
+            raise SystemExit(2) from exc
+        try:  # read again by each process's LabTracing; checked once here
+            trace_sampling.tail_enabled()
+            trace_sampling.slow_quantile()
+            trace_sampling.keep_slowest()
+        except trace_sampling.SamplingSettingError as exc:
             sys.stderr.write(f"locustfiles: {exc}\n")
             raise SystemExit(2) from exc
         if not settings.run_id and not self.is_worker:
@@ -163,6 +171,8 @@ class LabPlugin:
     def on_request(self, **kwargs: Any) -> None:
         if self.recorder is not None:
             self.recorder.on_request(**kwargs)
+        if self.tracing is not None:
+            self.tracing.on_request(**kwargs)
 
     def on_test_stop(self, environment: Environment, **_kwargs: Any) -> None:
         if self.recorder is not None:
@@ -235,6 +245,12 @@ class LabPlugin:
             self.recorder.flush()
         if self.tracing is not None:
             self.tracing.shutdown(timeout_s=3.0)
+            if self.tracing.tail:
+                logger.info(
+                    "tail sampling: %d traced tasks kept, %d discarded",
+                    self.tracing.tasks_kept,
+                    self.tracing.tasks_discarded,
+                )
             if self.tracing.dropped_spans and self.is_worker:
                 logger.warning("%d spans dropped by the exporter", self.tracing.dropped_spans)
         if self.is_worker or self._finished or self.settings is None or self.events_log is None:

@@ -35,7 +35,9 @@ def attributes(pb_attributes: Any) -> dict[str, Any]:
     return {item.key: getattr(item.value, item.value.WhichOneof("value")) for item in pb_attributes}
 
 
-def traced_session(ratio: float) -> tuple[LabTracing, list[bytes], list[dict[str, Any]], Any]:
+def traced_session(
+    ratio: float, tail: bool = False
+) -> tuple[LabTracing, list[bytes], list[dict[str, Any]], Any]:
     batches: list[bytes] = []
     sent: list[dict[str, Any]] = []  # headers and trace id the record would see, per request
 
@@ -47,7 +49,7 @@ def traced_session(ratio: float) -> tuple[LabTracing, list[bytes], list[dict[str
         batches.append(data)
         return True
 
-    tracing = LabTracing(RUN_ID, ratio, worker_id="worker-1", sender=send)
+    tracing = LabTracing(RUN_ID, ratio, worker_id="worker-1", sender=send, tail=tail)
     request = tracing.wrap_request(client_request, ShopUser().span_attributes)
     return tracing, batches, sent, request
 
@@ -141,7 +143,7 @@ def test_an_unsampled_task_propagates_its_trace_flag_off_and_records_nothing() -
 
 
 def test_undelivered_and_overflowing_spans_are_counted_as_dropped() -> None:
-    tracing = LabTracing(RUN_ID, 1.0, sender=lambda data: False)
+    tracing = LabTracing(RUN_ID, 1.0, sender=lambda data: False, tail=False)
     tracing.queue.max_queue_size = 3
     request = tracing.wrap_request(lambda method, url, **kwargs: Response(200), dict)
     for _ in range(5):  # 5 requests outside any task: each its own sampled root span

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from lab.rundata import open_run
+from lab.rundata import RunData, open_run
 from lab.trace_coverage import coverage
 from lab.trace_sampling import MIN_REQUESTS_FOR_QUANTILE, in_ratio, ratio_bound
 from tests.harness.live_app import LiveApp
@@ -62,12 +62,14 @@ class TailProbeUser(APIUser):
 '''
 
 
-def test_tail_sampling_keeps_the_slowest_and_failed_traces_and_the_ratio_of_the_rest(
+def _probe_run(
     live_apps: Callable[..., LiveApp],  # noqa: F811
     runs_dir: Path,  # noqa: F811
     archive_url: str,  # noqa: F811
     tmp_path: Path,
-) -> None:
+    tail: str,
+) -> tuple[list[dict], set[str], RunData]:
+    """Run the probe users; returns the record, the archived trace ids and the run's data."""
     otlp = {"OTEL_EXPORTER_OTLP_ENDPOINT": archive_url, "OTEL_BSP_SCHEDULE_DELAY": "200"}
     app = live_apps(**otlp)
     locustfile = tmp_path / "tail_probe.py"
@@ -83,11 +85,12 @@ def test_tail_sampling_keeps_the_slowest_and_failed_traces_and_the_ratio_of_the_
             "LAB_SPAWN_RATE": "4",
             "LAB_DURATION": "25s",
             "LAB_TRACE_SAMPLE_RATIO": str(RATIO),
+            "LAB_TRACE_TAIL": tail,
         },
         extra=("-f", str(locustfile)),
         targets={**RELAXED_TARGETS, "failure_ratio_max": 1.0},
     )
-    assert "tail sampling:" in run.output, run.output[-3000:]
+    assert run.returncode in (0, 1), run.output[-3000:]
     record = run.record().to_pylist()
     app.stop()  # flushes the app's span processors
 
@@ -97,12 +100,21 @@ def test_tail_sampling_keeps_the_slowest_and_failed_traces_and_the_ratio_of_the_
             r[0] for r in with_spans.con.execute("SELECT DISTINCT trace_id FROM spans").fetchall()
         }
 
+    sampled_failures = {row["trace_id"] for row in record if row["failure"] and row["trace_id"]}
+    wait_for(lambda: sampled_failures <= archived(), 30, "the failed requests' traces")
+    time.sleep(1.5)  # the archive's last flush of released spans
+    return record, archived(), open_run(runs_dir / RUN_ID, warn=False)
+
+
+def test_tail_sampling_keeps_the_slowest_and_failed_traces_and_the_ratio_of_the_rest(
+    live_apps: Callable[..., LiveApp],  # noqa: F811
+    runs_dir: Path,  # noqa: F811
+    archive_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    record, kept, data = _probe_run(live_apps, runs_dir, archive_url, tmp_path, tail="1")
     failed = {row["trace_id"] for row in record if row["failure"]}
     assert failed, "the planted check failure did not happen"
-    wait_for(lambda: failed <= archived(), 30, "the failed requests' traces in the archive")
-    time.sleep(1.5)  # the archive's last flush of released spans
-    kept = archived()
-    data = open_run(runs_dir / RUN_ID, warn=False)
 
     # Every one of the ten slowest requests of each name has its trace.
     slowest = coverage(data.con)
@@ -133,3 +145,20 @@ def test_tail_sampling_keeps_the_slowest_and_failed_traces_and_the_ratio_of_the_
     # Far fewer traces than tasks: the ratio is honoured overall.
     tasks = {row["trace_id"] for row in record}
     assert len(kept & tasks) <= 0.45 * len(tasks), (len(kept & tasks), len(tasks))
+
+
+def test_head_sampling_misses_most_of_the_slowest_requests(
+    live_apps: Callable[..., LiveApp],  # noqa: F811
+    runs_dir: Path,  # noqa: F811
+    archive_url: str,  # noqa: F811
+    tmp_path: Path,
+) -> None:
+    """The same run with tail sampling off in Locust: the report's line says what is missing."""
+    record, kept, data = _probe_run(live_apps, runs_dir, archive_url, tmp_path, tail="0")
+    slowest = coverage(data.con)
+    assert slowest.slowest >= 20, slowest
+    assert slowest.traced <= slowest.slowest // 2, slowest.line()
+    # Head sampling: the record names a trace only for the sampled tenth, all archived.
+    traced = {row["trace_id"] for row in record if row["trace_id"]}
+    assert 0 < len(traced) <= 0.25 * len(record)
+    assert traced <= kept

@@ -338,12 +338,22 @@ os._exit(0)  # skip the exporter's retries at shutdown
     assert elapsed < 5.0, f"20k spans took {elapsed:.1f}s with the archive down"
 
 
-def test_bad_setting_exits_with_one_line(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "PYTHONPATH": f"{REPO_ROOT / 'app'}:{REPO_ROOT}",
-        "LAB_ARCHIVE_MAX_QUEUE": "lots",
-    }
+@pytest.mark.parametrize(
+    ("name", "value", "complaint"),
+    [
+        ("LAB_ARCHIVE_MAX_QUEUE", "lots", "LAB_ARCHIVE_MAX_QUEUE='lots' is not a number"),
+        ("LAB_TRACE_TAIL", "maybe", "LAB_TRACE_TAIL='maybe' must be 1 or 0"),
+        (
+            "LAB_ARCHIVE_TAIL_HOLD_SECONDS",
+            "0",
+            "LAB_ARCHIVE_TAIL_HOLD_SECONDS='0' must be between 0.1 and 3600",
+        ),
+    ],
+)
+def test_bad_setting_exits_with_one_line(
+    tmp_path: Path, name: str, value: str, complaint: str
+) -> None:
+    env = {**os.environ, "PYTHONPATH": f"{REPO_ROOT / 'app'}:{REPO_ROOT}", name: value}
     result = subprocess.run(
         [sys.executable, "-m", "observability.trace_archive", "--runs-dir", str(tmp_path)],
         capture_output=True,
@@ -354,6 +364,6 @@ def test_bad_setting_exits_with_one_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "trace-archive: LAB_ARCHIVE_MAX_QUEUE='lots' is not a number; "
-        "fix the setting and start again"
+        f"trace-archive: {complaint}; fix the setting and start again"
     ]
+    assert list(tmp_path.iterdir()) == []

@@ -5,6 +5,7 @@ from __future__ import annotations
 import random
 
 from locustfiles._slow_requests import SlowRequestJudge
+from tests.locust.conftest import run_locust, runs_dir, shops  # noqa: F401 - fixtures
 
 
 def test_every_request_of_the_final_top_k_was_judged_slow_when_it_happened() -> None:
@@ -28,3 +29,16 @@ def test_quantile_one_and_no_top_k_keep_only_the_warm_up() -> None:
     verdicts = [judge.is_slow("GET", "/a", 10.0) for _ in range(100)]
     assert all(verdicts[:4])
     assert not any(verdicts[4:])
+
+
+def test_a_bad_tail_sampling_setting_stops_locust_with_one_line(runs_dir) -> None:  # noqa: F811
+    run = run_locust(
+        "http://127.0.0.1:1",
+        runs_dir,
+        "20260101-000000-smoke-bad0",
+        env={"LAB_TRACE_SLOW_QUANTILE": "1.5", "LAB_DURATION": "2s"},
+        timeout=60,
+    )
+    assert run.returncode == 2, run.output[-2000:]
+    assert "locustfiles: LAB_TRACE_SLOW_QUANTILE='1.5' must be between 0 and 1" in run.output
+    assert not (runs_dir / "20260101-000000-smoke-bad0" / "requests").exists()

@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import time
+from pathlib import Path
+
+import requests
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceRequest
 from opentelemetry.proto.common.v1.common_pb2 import KeyValue
 
 from lab.trace_sampling import in_ratio, ratio_bound
 from observability.trace_archive.metrics import ArchiveMetrics
 from observability.trace_archive.tail import LOCUST_RESOURCE_ATTRIBUTE, TailSampler
+from tests.observability.archive_process import read_spans, start_archive
 
 RATIO = 0.1
 
@@ -114,3 +120,82 @@ def test_the_hold_buffer_is_bounded_in_bytes_oldest_trace_first() -> None:
     )
     oldest = trace_id(100, False)
     assert written(tail.filter(request((oldest, 2), locust=True))) == [(oldest, "span 2", "locust")]
+
+
+def test_the_real_archive_keeps_the_ratio_and_locust_kept_traces_and_counts_the_policy(
+    tmp_path: Path,
+) -> None:
+    """The archive process with tail sampling on: 2,000 app traces, 20 of them kept by a
+    Locust span; a 64 KiB hold and a 1 s hold time; drops are the policy's, none is lost."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    archive = start_archive(
+        runs, tmp_path / "archive.log",
+        "--tail", "1", "--tail-ratio", str(RATIO), "--tail-hold-seconds", "1",
+        "--tail-max-bytes", "65536", "--flush-seconds", "0.2",
+    )  # fmt: skip
+    try:
+        ids = [os.urandom(16) for _ in range(2000)]
+        bound = ratio_bound(RATIO)
+        in_the_ratio = {t for t in ids if in_ratio(int.from_bytes(t[8:], "big"), bound)}
+        outside = [t for t in ids if t not in in_the_ratio]
+        slow = set(outside[:20])
+        for start in range(0, len(ids), 200):
+            body = request(*[(t, 1) for t in ids[start : start + 200]])
+            for span in body.resource_spans[0].scope_spans[0].spans:
+                span.attributes.append(_run_attribute())
+            posted = requests.post(
+                archive.traces_url,
+                data=body.SerializeToString(),
+                headers={"Content-Type": "application/x-protobuf"},
+                timeout=10,
+            )
+            assert posted.status_code == 200
+        verdicts = request(*[(t, 2) for t in slow], locust=True)
+        for span in verdicts.resource_spans[0].scope_spans[0].spans:
+            span.attributes.append(_run_attribute())
+        assert (
+            requests.post(
+                archive.traces_url,
+                data=verdicts.SerializeToString(),
+                headers={"Content-Type": "application/x-protobuf"},
+                timeout=10,
+            ).status_code
+            == 200
+        )
+
+        def settled() -> bool:
+            m = archive.metrics()
+            return m["trace_archive_tail_held_bytes"] == 0 and m[
+                "trace_archive_spans_written_total"
+            ] >= len(in_the_ratio) + len(slow)
+
+        deadline = time.monotonic() + 30
+        while not settled() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        metrics = archive.metrics()
+    finally:
+        assert archive.stop() == 0
+    assert metrics["trace_archive_tail_capacity_bytes"] == 65536
+    assert metrics["trace_archive_spans_dropped_total"] == 0  # nothing lost
+    assert metrics["trace_archive_tail_traces_evicted_total"] > 0  # 64 KiB cannot hold them all
+    rows = read_spans(runs)
+    written = {bytes.fromhex(str(r["trace_id"])) for r in rows}
+    assert in_the_ratio <= written
+    assert written - in_the_ratio <= slow
+    # Kept by Locust: its span always; the app span too unless evicted before the verdict.
+    assert all(t in written for t in slow)
+    dropped = metrics["trace_archive_tail_spans_dropped_total"]
+    assert dropped == len(ids) - len(in_the_ratio) - (len(rows) - len(in_the_ratio) - len(slow))
+    # One held span per trace here: traces dropped or evicted = spans dropped.
+    assert (
+        metrics["trace_archive_tail_traces_dropped_total"]
+        + metrics["trace_archive_tail_traces_evicted_total"]
+        == dropped
+    )
+
+
+def _run_attribute() -> KeyValue:
+    attribute = KeyValue(key="lab.run_id")
+    attribute.value.string_value = "tail-run"
+    return attribute

@@ -197,6 +197,10 @@ bench: bench-seed bench-report bench-archive bench-tracing bench-record bench-po
 bench-api: bootstrap ## API inventory list p50/p95 at N clients via gunicorn + PgBouncer (BENCH_ARGS='--clients 20 --seconds 15')
 	$(VENV_PY) -m tests.harness -- $(VENV_PY) bench/bench_api_inventory.py $(BENCH_ARGS)
 
+.PHONY: bench-app-tracing
+bench-app-tracing: bootstrap ## App's own tracing cost: /api/inventory/ req/s and p50, ratio 0 vs 0.1 vs 1 interleaved (BENCH_ARGS='--rounds 5')
+	$(VENV_PY) -m tests.harness -- $(VENV_PY) bench/bench_app_tracing_cost.py $(BENCH_ARGS)
+
 .PHONY: bench-record
 bench-record: bootstrap ## Per-request record: RSS after each million requests (flat = bounded) (BENCH_ARGS='--requests 3000000')
 	$(VENV_PY) bench/bench_record_memory.py $(BENCH_ARGS)

@@ -68,7 +68,8 @@ def prepare_shop(items: int) -> tuple[str, list[tuple[int, Decimal]], list[int]]
     return shop.user.email, stock, customers
 
 
-def start_gunicorn(port: int) -> subprocess.Popen[bytes]:
+def start_gunicorn(port: int, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+    """gunicorn with tracing off, unless `extra_env` sets OTEL_SDK_DISABLED and an endpoint."""
     env = {
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "config.settings.perf",
@@ -78,6 +79,7 @@ def start_gunicorn(port: int) -> subprocess.Popen[bytes]:
         "LOG_LEVEL": "WARNING",
         "OTEL_SDK_DISABLED": "true",
         "PYTHONPATH": f"{REPO_ROOT / 'app'}:{REPO_ROOT}",
+        **(extra_env or {}),
     }
     gunicorn = str(Path(sys.executable).with_name("gunicorn"))
     process = subprocess.Popen(

@@ -166,6 +166,11 @@ def lab_env(opts: RunOptions, run_id: str, runs_dir: str) -> dict[str, str]:
     }
     if opts.trace_sample_ratio is not None:
         env["LAB_TRACE_SAMPLE_RATIO"] = f"{opts.trace_sample_ratio:g}"
+    if opts.trace_sample_ratio == 0:
+        # Ratio 0 means no tracing cost (lab ab's timing runs): no tail sampling either, which
+        # would trace every task. Only slow and failed traces: LAB_TRACE_SAMPLE_RATIO=0 with
+        # LAB_TRACE_TAIL=1 in the environment, without --trace-sample-ratio.
+        env["LAB_TRACE_TAIL"] = "0"
     if opts.scale:
         env["LAB_SCALE"] = opts.scale
     # Unset knobs stay unset: Locust's typed flags reject empty strings, and the profile decides.

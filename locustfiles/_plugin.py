@@ -31,6 +31,7 @@ from locust.runners import (
     WorkerRunner,
 )
 
+from lab import trace_sampling
 from lab.contract import (
     EXIT_BAD_INPUT,
     EXIT_BREACH,
@@ -101,6 +102,13 @@ class LabPlugin:
         try:
             settings = settings_from_options(options)
         except SettingsError as exc:
+            sys.stderr.write(f"locustfiles: {exc}\n")
+            raise SystemExit(EXIT_BAD_INPUT) from exc
+        try:  # read again by each process's LabTracing; checked once here
+            trace_sampling.tail_enabled()
+            trace_sampling.slow_quantile()
+            trace_sampling.keep_slowest()
+        except trace_sampling.SamplingSettingError as exc:
             sys.stderr.write(f"locustfiles: {exc}\n")
             raise SystemExit(EXIT_BAD_INPUT) from exc
         self._restrict_scenario(settings.scenario)
@@ -297,6 +305,8 @@ class LabPlugin:
     def on_request(self, **kwargs: Any) -> None:
         if self.recorder is not None:
             self.recorder.on_request(**kwargs)
+        if self.tracing is not None:
+            self.tracing.on_request(**kwargs)
 
     def on_test_stop(self, environment: Environment, **_kwargs: Any) -> None:
         if self.recorder is not None:
@@ -475,6 +485,12 @@ class LabPlugin:
             self.recorder.flush()
         if self.tracing is not None:
             self.tracing.shutdown(timeout_s=3.0)
+            if self.tracing.tail:
+                logger.info(
+                    "tail sampling: %d traced tasks kept, %d discarded",
+                    self.tracing.tasks_kept,
+                    self.tracing.tasks_discarded,
+                )
             if self.tracing.dropped_spans and self.is_worker:
                 logger.warning("%d spans dropped by the exporter", self.tracing.dropped_spans)
         if self._health is not None:

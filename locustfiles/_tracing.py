@@ -23,6 +23,11 @@ tasks, tenants or run ids. This module works the same for `HttpUser` and
   bounded queue: when the backend is slow or down, spans are dropped and
   counted, never waited for.
 - `OTEL_SDK_DISABLED=true` turns tracing off completely (no headers either).
+- Tail sampling (`LAB_TRACE_TAIL=1`, the default; lab/trace_sampling.py): every task is
+  sampled, so the app traces every request, and a task's spans wait in its scope until it
+  ends; they are exported only when the task is kept (a request failed or was slow for
+  its name, `_slow_requests`, or the trace id is in the ratio), else discarded. The trace
+  archive drops the app's spans of a trace that never gets a Locust span.
 """
 
 from __future__ import annotations
@@ -41,6 +46,7 @@ from urllib.parse import quote
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 
+from lab import trace_sampling
 from lab.run_token import RUN_TOKEN_BAGGAGE, key_from_environ, run_token
 from locustfiles._otlp import (
     KIND_CLIENT,
@@ -51,6 +57,7 @@ from locustfiles._otlp import (
     encode_spans,
     sender_from_environ,
 )
+from locustfiles._slow_requests import SlowRequestJudge
 
 logger = logging.getLogger(__name__)
 
@@ -66,12 +73,15 @@ _now_ns = time.time_ns
 class TraceScope:
     """The trace a greenlet is in: its task span (or, outside a task, a lone request's)."""
 
-    __slots__ = ("sampled", "span_id", "trace_id", "traceparent")
+    __slots__ = ("keep", "pending", "sampled", "span_id", "trace_id", "traceparent")
 
-    def __init__(self, trace_id: int, span_id: int, sampled: bool) -> None:
+    def __init__(self, trace_id: int, span_id: int, sampled: bool, keep: bool = True) -> None:
         self.trace_id = trace_id
         self.span_id = span_id
         self.sampled = sampled
+        # Tail sampling: whether the task's spans are exported, and those waiting to know.
+        self.keep = keep
+        self.pending: list[FinishedSpan] | None = None
         # What an unsampled request sends, built once per task rather than per request.
         self.traceparent = f"00-{trace_id:032x}-{span_id:016x}-{'01' if sampled else '00'}"
 
@@ -197,9 +207,18 @@ class LabTracing:
         worker_id: str = "local",
         sender: Sender | None = None,
         use_environ_exporter: bool = True,
+        tail: bool | None = None,
     ) -> None:
         self.run_id = run_id
         self.bound = TraceIdRatioBased(sample_ratio).bound
+        self.tail = trace_sampling.tail_enabled() if tail is None else tail
+        self.judge = SlowRequestJudge(
+            trace_sampling.slow_quantile(),
+            trace_sampling.keep_slowest(),
+            trace_sampling.MIN_REQUESTS_FOR_QUANTILE,
+        )
+        self.tasks_kept = 0
+        self.tasks_discarded = 0
         self.resource = resource_attributes(worker_id)
         if sender is None and use_environ_exporter:
             sender = sender_from_environ()
@@ -212,12 +231,48 @@ class LabTracing:
 
     def _new_scope(self) -> TraceScope:
         trace_id = _random_bits(128) or 1
-        sampled = (trace_id & _TRACE_ID_LIMIT) < self.bound
-        return TraceScope(trace_id, _random_bits(64) or 1, sampled)
+        in_ratio = (trace_id & _TRACE_ID_LIMIT) < self.bound
+        if not self.tail:
+            return TraceScope(trace_id, _random_bits(64) or 1, in_ratio)
+        scope = TraceScope(trace_id, _random_bits(64) or 1, True, keep=in_ratio)
+        scope.pending = []
+        return scope
 
-    def _record(self, span: FinishedSpan) -> None:
-        if self.queue is not None:
+    def _record(self, span: FinishedSpan, scope: TraceScope | None = None) -> None:
+        if scope is not None and scope.pending is not None:
+            scope.pending.append(span)  # tail sampling: the task's verdict is not known yet
+        elif self.queue is not None:
             self.queue.put(span)
+
+    def _settle(self, scope: TraceScope) -> None:
+        """At the end of a task (tail sampling): export its spans if kept, else forget them."""
+        pending = scope.pending
+        if pending is None:
+            return
+        scope.pending = None
+        if not scope.keep:
+            self.tasks_discarded += 1
+            return
+        self.tasks_kept += 1
+        if self.queue is not None:
+            for span in pending:
+                self.queue.put(span)
+
+    def on_request(
+        self,
+        request_type: str,
+        name: str,
+        response_time: float | None,
+        exception: BaseException | None = None,
+        **_kwargs: Any,
+    ) -> None:
+        """Locust's request event: a failed or slow request keeps its task's trace."""
+        if not self.tail:
+            return
+        slow = self.judge.is_slow(request_type, name, float(response_time or 0.0))
+        scope = _current.get()
+        if scope is not None and (slow or exception is not None):
+            scope.keep = True
 
     def run_task(self, function: Callable[..., Any], user: Any, *args: Any, **kwargs: Any) -> Any:
         """Run `function(user, …)` as the INTERNAL root span `<UserClass>.<task>` of a trace.
@@ -248,8 +303,10 @@ class LabTracing:
                     start,
                     _now_ns(),
                     attributes,
-                )
+                ),
+                scope,
             )
+            self._settle(scope)
 
     def wrap_request(
         self, original: Callable[..., Any], attributes: Callable[[], dict[str, Any]]
@@ -330,8 +387,12 @@ class LabTracing:
                     span_attributes,
                     STATUS_ERROR if failed else 0,
                     f"HTTP {status}" if failed else "",
-                )
+                ),
+                task,
             )
+            if token is not None:  # a lone request is its own task
+                task.keep = task.keep or failed or status is None
+                self._settle(task)
 
     def shutdown(self, timeout_s: float = 5.0) -> None:
         if self.queue is not None:

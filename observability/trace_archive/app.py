@@ -11,6 +11,7 @@ from observability.trace_archive.config import ArchiveConfig
 from observability.trace_archive.metrics import ArchiveMetrics
 from observability.trace_archive.pipeline import SpanPipeline
 from observability.trace_archive.server import ArchiveHTTPServer
+from observability.trace_archive.tail import TailSampler
 from observability.trace_archive.writer import PartWriter
 
 log = logging.getLogger("trace_archive")
@@ -29,7 +30,23 @@ def serve(config: ArchiveConfig) -> int:
         max_queue_bytes=config.max_queue_bytes,
         flush_seconds=config.flush_seconds,
         batch_rows=config.batch_rows,
+        tail=TailSampler(
+            metrics,
+            ratio=config.tail_ratio,
+            hold_seconds=config.tail_hold_seconds,
+            max_bytes=config.tail_max_bytes,
+        )
+        if config.tail
+        else None,
     )
+    if config.tail:
+        log.info(
+            "tail sampling: traces with a Locust span kept, others at ratio %g"
+            " (held up to %g s, %d bytes)",
+            config.tail_ratio,
+            config.tail_hold_seconds,
+            config.tail_max_bytes,
+        )
     server = ArchiveHTTPServer((config.host, config.port), pipeline, metrics, config)
     host, port = server.server_address[:2]
     stop = threading.Event()

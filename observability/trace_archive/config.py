@@ -7,6 +7,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab import trace_sampling
 from lab.contract import DEFAULT_RUNS_DIR
 from observability.trace_archive.decode import MAX_BODY_BYTES, MAX_SPANS_PER_REQUEST
 
@@ -47,6 +48,12 @@ class ArchiveConfig:
     max_handlers: int = DEFAULT_MAX_HANDLERS
     max_connections: int = DEFAULT_MAX_CONNECTIONS
     request_timeout_seconds: float = DEFAULT_REQUEST_TIMEOUT_SECONDS
+    # Tail sampling (lab/trace_sampling.py): off here unless asked, so tests and tools that
+    # start an archive by hand keep every span; `python -m` reads LAB_TRACE_TAIL.
+    tail: bool = False
+    tail_ratio: float = trace_sampling.DEFAULT_RATIO
+    tail_hold_seconds: float = trace_sampling.DEFAULT_HOLD_SECONDS
+    tail_max_bytes: int = trace_sampling.DEFAULT_MAX_BYTES
 
 
 def _number(name: str, raw: str, kind: type[int] | type[float], minimum: float) -> int | float:
@@ -128,7 +135,37 @@ def parse_config(
         help="rows that trigger a part before the flush interval ends",
     )
     parser.add_argument("--ready-file", help="write the bound port here once listening")
+    parser.add_argument(
+        "--tail",
+        choices=("0", "1"),
+        default=None,
+        help="LAB_TRACE_TAIL: hold spans of traces outside LAB_TRACE_SAMPLE_RATIO until a "
+        "Locust span keeps them (default 1)",
+    )
+    parser.add_argument(
+        "--tail-ratio", default=None, help="LAB_TRACE_SAMPLE_RATIO: traces kept without a verdict"
+    )
+    parser.add_argument(
+        "--tail-hold-seconds", default=None, help="LAB_ARCHIVE_TAIL_HOLD_SECONDS: longest hold"
+    )
+    parser.add_argument(
+        "--tail-max-bytes", default=None, help="LAB_ARCHIVE_TAIL_MAX_BYTES: bytes held at most"
+    )
     args = parser.parse_args(argv)
+    overrides = {
+        trace_sampling.TAIL_ENV: args.tail,
+        trace_sampling.RATIO_ENV: args.tail_ratio,
+        trace_sampling.HOLD_SECONDS_ENV: args.tail_hold_seconds,
+        trace_sampling.MAX_BYTES_ENV: args.tail_max_bytes,
+    }
+    sampling_env = {**env, **{k: v for k, v in overrides.items() if v is not None}}
+    try:
+        tail = trace_sampling.tail_enabled(sampling_env)
+        tail_ratio = trace_sampling.sample_ratio(sampling_env)
+        tail_hold = trace_sampling.hold_seconds(sampling_env)
+        tail_bytes = trace_sampling.max_bytes(sampling_env)
+    except trace_sampling.SamplingSettingError as exc:
+        raise ConfigError(str(exc)) from None
     return ArchiveConfig(
         runs_dir=Path(args.runs_dir),
         host=args.host,
@@ -151,4 +188,8 @@ def parse_config(
         request_timeout_seconds=float(
             _number("LAB_ARCHIVE_REQUEST_TIMEOUT_SECONDS", args.request_timeout, float, 0.1)
         ),
+        tail=tail,
+        tail_ratio=tail_ratio,
+        tail_hold_seconds=tail_hold,
+        tail_max_bytes=tail_bytes,
     )

@@ -23,6 +23,13 @@ class ArchiveMetrics:
     queue_capacity_spans: int = 0
     queue_bytes: int = 0
     queue_capacity_bytes: int = 0
+    tail_traces_kept: int = 0
+    tail_traces_dropped: int = 0
+    tail_traces_evicted: int = 0
+    tail_spans_held: int = 0
+    tail_spans_dropped: int = 0
+    tail_held_bytes: int = 0
+    tail_capacity_bytes: int = 0
     flush_count: int = 0
     flush_seconds_sum: float = 0.0
     flush_bucket_counts: list[int] = field(default_factory=lambda: [0] * len(FLUSH_BUCKETS))
@@ -88,6 +95,37 @@ class ArchiveMetrics:
                     "Export requests refused with 503 because every handler slot was busy.",
                     self.requests_busy,
                 ),
+                *_counter(
+                    "trace_archive_tail_traces_kept_total",
+                    "Traces the tail sampling policy kept (in the ratio or with a Locust span).",
+                    self.tail_traces_kept,
+                ),
+                *_counter(
+                    "trace_archive_tail_traces_dropped_total",
+                    "Held traces dropped by the policy: no Locust span came within the hold time.",
+                    self.tail_traces_dropped,
+                ),
+                *_counter(
+                    "trace_archive_tail_traces_evicted_total",
+                    "Held traces dropped early because the hold buffer was full (bytes).",
+                    self.tail_traces_evicted,
+                ),
+                *_counter(
+                    "trace_archive_tail_spans_held_total",
+                    "Spans held for a tail sampling verdict.",
+                    self.tail_spans_held,
+                ),
+                *_counter(
+                    "trace_archive_tail_spans_dropped_total",
+                    "Held spans dropped by the policy (not lost: their trace was not kept).",
+                    self.tail_spans_dropped,
+                ),
+                "# HELP trace_archive_tail_held_bytes Bytes of spans held for a verdict.",
+                "# TYPE trace_archive_tail_held_bytes gauge",
+                f"trace_archive_tail_held_bytes {self.tail_held_bytes}",
+                "# HELP trace_archive_tail_capacity_bytes Bytes the hold buffer may use.",
+                "# TYPE trace_archive_tail_capacity_bytes gauge",
+                f"trace_archive_tail_capacity_bytes {self.tail_capacity_bytes}",
                 "# HELP trace_archive_queue_bytes Protobuf bytes accepted but not yet written.",
                 "# TYPE trace_archive_queue_bytes gauge",
                 f"trace_archive_queue_bytes {self.queue_bytes}",

@@ -24,6 +24,7 @@ from observability.trace_archive.budget import RESERVED_FOR_SMALL, is_small
 from observability.trace_archive.metrics import ArchiveMetrics
 from observability.trace_archive.rows import RunBuffers
 from observability.trace_archive.schema import QUARANTINE_RUN
+from observability.trace_archive.tail import TailSampler
 from observability.trace_archive.writer import PartWriter
 
 log = logging.getLogger("trace_archive")
@@ -42,8 +43,10 @@ class SpanPipeline:
         max_queue_bytes: int,
         flush_seconds: float,
         batch_rows: int,
+        tail: TailSampler | None = None,
     ) -> None:
         self._writer = writer
+        self._tail = tail
         self._metrics = metrics
         self._max_queue_spans = max_queue_spans
         self._max_queue_bytes = max_queue_bytes
@@ -117,6 +120,11 @@ class SpanPipeline:
             for request, spans, size in batch:
                 self._buffer(request, spans, size)
             del batch
+            if self._tail is not None:
+                if stopping:
+                    self._tail.drop_all()
+                else:
+                    self._tail.expire()
             now = time.monotonic()
             if stopping or now >= next_flush:
                 self._flush(self._buffers.folders(), final=stopping)
@@ -134,6 +142,10 @@ class SpanPipeline:
                         return
 
     def _buffer(self, request: ExportTraceServiceRequest, spans: int, size: int) -> None:
+        if self._tail is not None:
+            request, spans, size = self._tail_filter(request, spans, size)
+            if spans == 0:
+                return
         try:
             added = self._buffers.add_request(request, redirect=self._quarantined)
         except Exception:  # validated by the handler; never let one request stop the flusher
@@ -144,6 +156,29 @@ class SpanPipeline:
         share = size / spans if spans else 0.0
         for folder, rows in added.items():
             self._folder_bytes[folder] = self._folder_bytes.get(folder, 0.0) + rows * share
+
+    def _tail_filter(
+        self, request: ExportTraceServiceRequest, spans: int, size: int
+    ) -> tuple[ExportTraceServiceRequest, int, int]:
+        """The spans to write now; the queue's count moves from the request to them.
+
+        Held spans leave the queue's budget for the sampler's own (LAB_ARCHIVE_TAIL_MAX_BYTES).
+        """
+        assert self._tail is not None
+        try:
+            kept = self._tail.filter(request)
+        except Exception:  # validated by the handler; never let one request stop the flusher
+            log.exception("tail sampling failed on a request of %d spans; written as is", spans)
+            return request, spans, size
+        kept_spans = sum(len(s.spans) for r in kept.resource_spans for s in r.scope_spans)
+        kept_size = kept.ByteSize() if kept_spans else 0
+        with self._condition:
+            self._pending_spans += kept_spans - spans
+            self._pending_bytes = max(0, self._pending_bytes + kept_size - size)
+            if self._pending_spans == 0:
+                self._pending_bytes = 0
+            self._publish()
+        return kept, kept_spans, kept_size
 
     def _release(self, spans: int, size: int) -> None:
         with self._condition:

@@ -35,7 +35,9 @@ def attributes(pb_attributes: Any) -> dict[str, Any]:
     return {item.key: getattr(item.value, item.value.WhichOneof("value")) for item in pb_attributes}
 
 
-def traced_session(ratio: float) -> tuple[LabTracing, list[bytes], list[dict[str, Any]], Any]:
+def traced_session(
+    ratio: float, tail: bool = False
+) -> tuple[LabTracing, list[bytes], list[dict[str, Any]], Any]:
     batches: list[bytes] = []
     sent: list[dict[str, Any]] = []  # headers and trace id the record would see, per request
 
@@ -47,7 +49,7 @@ def traced_session(ratio: float) -> tuple[LabTracing, list[bytes], list[dict[str
         batches.append(data)
         return True
 
-    tracing = LabTracing(RUN_ID, ratio, worker_id="worker-1", sender=send)
+    tracing = LabTracing(RUN_ID, ratio, worker_id="worker-1", sender=send, tail=tail)
     request = tracing.wrap_request(client_request, ShopUser().span_attributes)
     return tracing, batches, sent, request
 
@@ -141,7 +143,7 @@ def test_an_unsampled_task_propagates_its_trace_flag_off_and_records_nothing() -
 
 
 def test_undelivered_and_overflowing_spans_are_counted_as_dropped() -> None:
-    tracing = LabTracing(RUN_ID, 1.0, sender=lambda data: False)
+    tracing = LabTracing(RUN_ID, 1.0, sender=lambda data: False, tail=False)
     tracing.queue.max_queue_size = 3
     request = tracing.wrap_request(lambda method, url, **kwargs: Response(200), dict)
     for _ in range(5):  # 5 requests outside any task: each its own sampled root span
@@ -159,3 +161,40 @@ def test_encoding_keeps_types_and_skips_missing_values() -> None:
     assert encoded.trace_id == (1).to_bytes(16, "big")
     assert encoded.parent_span_id == (3).to_bytes(8, "big")
     assert decoded.resource_spans[0].scope_spans[0].scope.name == "locustfiles"
+
+
+def test_tail_sampling_exports_only_failed_slow_or_in_ratio_tasks_and_traces_every_request() -> (
+    None
+):
+    tracing, batches, sent, request = traced_session(0.0, tail=True)
+
+    def fetch(user: ShopUser, ms: float, failed: bool = False) -> None:
+        request("GET", "/a", name="/a")
+        # Locust's request event for it (a check failure arrives only here).
+        tracing.on_request("GET", "/a", ms, RuntimeError("check") if failed else None)
+
+    for _ in range(200):  # warm-up, then the judge knows what is fast for /a
+        tracing.run_task(fetch, ShopUser(), 10.0)
+    before = tracing.tasks_kept
+    tracing.run_task(fetch, ShopUser(), 5.0)  # fast: discarded at ratio 0
+    assert tracing.tasks_kept == before
+    tracing.run_task(fetch, ShopUser(), 5.0, True)  # failed: kept
+    tracing.run_task(fetch, ShopUser(), 500.0)  # slow: kept
+    assert tracing.tasks_kept == before + 2
+    tracing.shutdown()
+
+    # Every request asks the app to trace it (flag 01) and names its trace in the record.
+    assert all(s["headers"]["traceparent"].endswith("-01") for s in sent)
+    assert all(s["record_trace_id"] for s in sent)
+    exported = ExportTraceServiceRequest()
+    for batch in batches:
+        exported.MergeFromString(batch)
+    traces = {
+        span.trace_id.hex()
+        for r in exported.resource_spans
+        for s in r.scope_spans
+        for span in s.spans
+    }
+    assert len(traces) == tracing.tasks_kept
+    assert sent[-3]["record_trace_id"] not in traces  # the fast one
+    assert {sent[-2]["record_trace_id"], sent[-1]["record_trace_id"]} <= traces

@@ -70,6 +70,8 @@ def start_archive(runs_dir: Path, log_path: Path, *extra_args: str) -> ArchivePr
                 "0",
                 "--ready-file",
                 str(ready_file),
+                "--tail",
+                "0",  # these tests send their own spans, with no Locust verdicts
                 *extra_args,
             ],
             stdout=log_file,

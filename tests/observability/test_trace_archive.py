@@ -311,12 +311,22 @@ def test_kill_9_mid_stream_keeps_every_written_part_readable(
     assert len(read_spans(archive.runs_dir)) == rows_on_disk + 200
 
 
-def test_bad_setting_exits_with_one_line(tmp_path: Path) -> None:
-    env = {
-        **os.environ,
-        "PYTHONPATH": f"{REPO_ROOT / 'app'}:{REPO_ROOT}",
-        "LAB_ARCHIVE_MAX_QUEUE": "lots",
-    }
+@pytest.mark.parametrize(
+    ("name", "value", "complaint"),
+    [
+        ("LAB_ARCHIVE_MAX_QUEUE", "lots", "LAB_ARCHIVE_MAX_QUEUE='lots' is not a number"),
+        ("LAB_TRACE_TAIL", "maybe", "LAB_TRACE_TAIL='maybe' must be 1 or 0"),
+        (
+            "LAB_ARCHIVE_TAIL_HOLD_SECONDS",
+            "0",
+            "LAB_ARCHIVE_TAIL_HOLD_SECONDS='0' must be between 0.1 and 3600",
+        ),
+    ],
+)
+def test_bad_setting_exits_with_one_line(
+    tmp_path: Path, name: str, value: str, complaint: str
+) -> None:
+    env = {**os.environ, "PYTHONPATH": f"{REPO_ROOT / 'app'}:{REPO_ROOT}", name: value}
     result = subprocess.run(
         [sys.executable, "-m", "observability.trace_archive", "--runs-dir", str(tmp_path)],
         capture_output=True,
@@ -327,6 +337,6 @@ def test_bad_setting_exits_with_one_line(tmp_path: Path) -> None:
     )
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
-        "trace-archive: LAB_ARCHIVE_MAX_QUEUE='lots' is not a number; "
-        "fix the setting and start again"
+        f"trace-archive: {complaint}; fix the setting and start again"
     ]
+    assert list(tmp_path.iterdir()) == []

@@ -144,6 +144,8 @@ class AcrossRuns:
     variance_source: str  # "runs", "noise floor", "runs + noise floor" or "none"
     floor: Spread | None = None
     p_adjusted: float | None = field(default=None)
+    # Why a comparison that could be tested is not (too few requests a run for the percentile).
+    unjudged_reason: str | None = None
 
     @property
     def base_center(self) -> float:
@@ -164,7 +166,7 @@ class AcrossRuns:
 
     def verdict(self) -> str:
         if not self.judged:
-            return "no verdict: spread unknown"
+            return f"no verdict: {self.unjudged_reason or 'spread unknown'}"
         if not self.significant:
             return "within noise" if self.floor is not None else "not significant"
         if self.ratio >= 1:

@@ -9,7 +9,7 @@ without a floor shows ratios only: nothing can tell a change from noise then.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,10 @@ from lab.runs_dir import read_json
 from lab.window import run_window
 
 MIN_SAMPLES = 30  # requests of a name in one run below which its percentiles are mostly noise
+# Below these requests of a name in any run a percentile is not tested at all: a p95 of fewer
+# than 20 values is the run's maximum (or between its top two), and three runs' maxima can
+# agree by chance (a login storm's 6 token requests gave a "1.76x faster" on unchanged code).
+MIN_PER_RUN_TO_JUDGE = {"p50": 5, "p95": 20}
 
 
 @dataclass
@@ -182,6 +186,14 @@ def compare_sides(base: Side, cand: Side, floor: NoiseFloor | None = None) -> li
         for pct in PERCENTILES:
             spread = floor.spread(label(key), pct) if floor else None
             est = compare_across_runs(base.per_run(key, pct), cand.per_run(key, pct), spread)
+            fewest = min(base.fewest(key), cand.fewest(key))
+            if est is not None and fewest < MIN_PER_RUN_TO_JUDGE[pct]:
+                est = replace(
+                    est,
+                    p_value=None,
+                    ratio_ci=None,
+                    unjudged_reason=f"under {MIN_PER_RUN_TO_JUDGE[pct]} requests a run",
+                )
             if est is not None:
                 raw[(key, pct)] = est
     adjusted = dict(zip(raw, adjust(list(raw.values())), strict=True))

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from lab.compare import RunSample, Side, compare_sides, regressions
 from lab.synthetic import request_rows, write_meta, write_request_part
 from tests.lab.conftest import T0_US, CliResult
 
@@ -215,3 +216,29 @@ def test_refuses_different_profiles(runs_root: Path, lab_cli: Callable[..., CliR
     result = lab_cli("compare", a.name, b.name)
     assert result.code == 2
     assert "differ in profile" in result.err
+
+
+def test_percentiles_of_too_few_requests_a_run_are_not_judged() -> None:
+    """A p95 of 6 requests a run is each run's maximum: never a verdict, however the runs
+    agree. The same runs' medians, and a well-sampled name, are still judged."""
+    rng = random.Random(4)
+    few, many = ("POST", "/api/auth/token/"), ("GET", "/api/inventory/")
+
+    def run(i: int, scale: float) -> RunSample:
+        values = {
+            few: sorted(int(scale * rng.uniform(900, 1100) * 1000) for _ in range(6)),
+            many: sorted(int(scale * rng.lognormvariate(3, 0.2) * 1000) for _ in range(40)),
+        }
+        return RunSample(f"r{i}", {}, 60.0, values, {})
+
+    base, cand = Side([run(i, 1.0) for i in range(3)]), Side([run(i, 2.0) for i in range(3, 6)])
+    rows = {row.key: row for row in compare_sides(base, cand)}
+    assert rows[few].p95 is not None
+    assert not rows[few].p95.judged
+    assert rows[few].p95.verdict() == "no verdict: under 20 requests a run"
+    assert rows[few].p50 is not None
+    assert rows[few].p50.significant
+    assert rows[many].p95 is not None
+    assert rows[many].p95.significant
+    (gated,) = regressions([rows[few]], 0.1)  # the median is gated, the p95 is not
+    assert gated.startswith(f"{rows[few].label} p50: ")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -15,6 +16,7 @@ from pathlib import Path
 import psutil
 import pyarrow.parquet as pq
 import pytest
+import requests
 
 from lab.contract import STATUS_COMPLETED, STATUS_FAILED_TO_START, is_run_id
 from tests.harness.environment import REPO_ROOT
@@ -155,16 +157,27 @@ def test_a_run_that_cannot_start_is_failed_to_start(live_apps, runs_dir: Path) -
     assert "PARTIAL" in (run_dir / "report.html").read_text()
 
 
-def _post_swarm(port: int, **form: str) -> dict:
-    data = urllib.parse.urlencode(form).encode()
-    request = urllib.request.Request(f"http://127.0.0.1:{port}/swarm", data=data, method="POST")
-    with urllib.request.urlopen(request, timeout=20) as response:  # noqa: S310 - loopback
-        return json.loads(response.read())
+def _logged_in(port: int, password: str) -> requests.Session:
+    """The UI is behind the lab's login (locustfiles/_guard.py)."""
+    session = requests.Session()
+    answer = session.post(
+        f"http://127.0.0.1:{port}/lab-login",
+        data={"username": "lab", "password": password},
+        timeout=10,
+        allow_redirects=False,
+    )
+    assert answer.status_code == 302, answer.text
+    return session
+
+
+def _post_swarm(session: requests.Session, port: int, **form: str) -> dict:
+    answer = session.post(f"http://127.0.0.1:{port}/swarm", data=form, timeout=20)
+    return dict(answer.json())
 
 
 def _ui_up(port: int) -> bool:
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/", timeout=2) as response:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/login", timeout=2) as response:
             return bool(response.status == 200)
     except OSError:
         return False
@@ -185,7 +198,11 @@ def _finished_meta(run_dir: Path) -> dict | None:
 def test_web_ui_tests_are_runs_with_the_typed_users(live_apps, runs_dir: Path, tmp_path) -> None:
     app = live_apps()
     port = free_port()
-    env = locust_env(runs_dir, "unused", LAB_SCENARIO="InventoryManagementWorkflow")
+    password = secrets.token_hex(16)
+    env = locust_env(
+        runs_dir, "unused", LAB_SCENARIO="InventoryManagementWorkflow",
+        LAB_LOCUST_WEB_PASSWORD=password,
+    )  # fmt: skip
     env.pop("LAB_RUN_ID")
     log = (tmp_path / "ui.log").open("wb")
     ui = subprocess.Popen(
@@ -196,9 +213,12 @@ def test_web_ui_tests_are_runs_with_the_typed_users(live_apps, runs_dir: Path, t
     try:
         wait_for(lambda: _ui_up(port), 90, "Locust's web UI")
         assert _run_folders(runs_dir) == []  # no run folder before a test starts
+        session = _logged_in(port, password)
         ids = []
         for users in (2, 3):
-            answer = _post_swarm(port, user_count=str(users), spawn_rate=str(users), run_time="8s")
+            answer = _post_swarm(
+                session, port, user_count=str(users), spawn_rate=str(users), run_time="8s"
+            )
             assert answer["success"], answer
             wait_for(lambda: len(_run_folders(runs_dir)) == len(ids) + 1, 60, "a run folder")
             run_dir = _run_folders(runs_dir)[-1]

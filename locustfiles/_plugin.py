@@ -619,14 +619,57 @@ class LabPlugin:
 _plugin: LabPlugin | None = None
 
 
+class BeforeInit:
+    """A test start, and its requests, that a worker saw before `events.init` fired.
+
+    Locust's worker connects to its master inside `create_worker_runner`, and only then
+    fires `events.init`, where the plugin is made. A master that starts the test as soon as
+    this worker says it is ready (the last of `--expect-workers`, a worker joining a running
+    test) sends the spawn message at once; on a busy machine the worker handles it, fires
+    `test_start` and runs users before `init`: its plugin would never open the record. These
+    listeners exist from import on and keep what happened until the plugin replays it.
+    """
+
+    def __init__(self) -> None:
+        self.open = True  # until events.init has fired
+        self.test_started = False
+        self.requests: list[dict[str, Any]] = []
+
+    def on_test_start(self, **_kwargs: Any) -> None:
+        if self.open:
+            self.test_started = True
+
+    def on_request(self, **kwargs: Any) -> None:
+        if self.open and self.test_started:
+            self.requests.append(kwargs)
+
+    def replay(self, plugin: LabPlugin | None) -> None:
+        """Close the buffer; hand its test start and requests to the plugin, if any."""
+        self.open = False
+        started, requests, self.requests = self.test_started, self.requests, []
+        if plugin is None or not started:
+            return
+        logger.info("lab: the test started before Locust's init; %d requests kept", len(requests))
+        plugin.on_test_start(plugin.environment)
+        for request in requests:
+            plugin.on_request(**request)
+
+
+_before_init = BeforeInit()
+events.test_start.add_listener(_before_init.on_test_start)
+events.request.add_listener(_before_init.on_request)
+
+
 @events.init.add_listener
 def _on_init(environment: Environment, runner: Any = None, **_kwargs: Any) -> None:
     global _plugin
     if runner is None or environment.parsed_options is None:
+        _before_init.replay(None)
         return  # run_single_user and library use: no run folder, no checks
     install_guard(environment)  # login, target allow-list, fixed runs folder (_guard.py)
     _plugin = LabPlugin(environment)
     _plugin.configure()
+    _before_init.replay(_plugin)
 
 
 def plugin() -> LabPlugin | None:

@@ -29,9 +29,19 @@ from tests.locust.conftest import (
 pytestmark = [pytest.mark.slow]
 
 
+LATE_INIT_WORKER = Path(__file__).with_name("late_init_worker.py")
+
+
 def start_cluster(
-    app_url: str, runs_dir: Path, run_id: str, duration: str, tmp_path: Path, **extra: str
+    app_url: str,
+    runs_dir: Path,
+    run_id: str,
+    duration: str,
+    tmp_path: Path,
+    late_init_worker: bool = False,
+    **extra: str,
 ):
+    """Master and two workers; `late_init_worker`: worker 0 runs users before its init."""
     run_dir = runs_dir / run_id
     (run_dir / "locust").mkdir(parents=True)
     lines = "".join(f"{key} = {value}\n" for key, value in RELAXED_TARGETS.items())
@@ -62,12 +72,14 @@ def start_cluster(
         tmp_path / "master.log",
     )
     worker_env = {k: v for k, v in env.items() if k != "LAB_RUN_ID"}  # workers get the master's
+    locustfiles = locust_command(app_url, run_dir)[2]
+    late = f"{LATE_INIT_WORKER},{locustfiles}"
     workers = [
         start_process(
             [
                 str(locust_command(app_url, run_dir)[0]),
                 "-f",
-                locust_command(app_url, run_dir)[2],
+                late if late_init_worker and i == 0 else locustfiles,
                 "--worker",
                 "--master-host",
                 "127.0.0.1",
@@ -150,6 +162,34 @@ def test_master_and_two_workers_record_everything_once(live_apps, runs_dir, tmp_
     assert len(folders) == 2
     assert "local" not in folders
     assert sorted(set(record["worker_id"].to_pylist())) == folders
+
+
+def test_a_worker_that_runs_users_before_its_init_records_them(
+    live_apps, runs_dir, tmp_path
+) -> None:
+    """The master's spawn reaches a worker before Locust fired its `init` (it connects first):
+    that worker's requests, the early ones too, are in its record, as are the other's."""
+    app = live_apps()
+    run_id = "20260101-000000-smoke-1a7e"
+    master, workers, _port, run_dir = start_cluster(
+        app.url, runs_dir, run_id, "10s", tmp_path, late_init_worker=True
+    )
+    try:
+        code = master.wait(120)
+    finally:
+        for process in (master, *workers):
+            stop(process)
+    run = LocustRun(code, run_dir, (tmp_path / "master.log").read_text())
+    by_worker = run.record_rows_by_worker()
+    assert len(by_worker) == 2, (by_worker, run.events())  # both workers recorded
+    finished = run.events()[-1]["detail"]
+    assert finished["reported_by_worker"] == by_worker
+    assert run.record().num_rows == run.locust_total()[0]
+    kinds = [event["kind"] for event in run.events()]
+    assert "record_incomplete" not in kinds, run.events()
+    assert code == 0, run.output[-4000:]
+    late_log = (tmp_path / "worker-0.log").read_text()
+    assert "the test started before Locust's init" in late_log, late_log[-3000:]
 
 
 def test_a_worker_that_misses_heartbeats_and_comes_back_is_reported(

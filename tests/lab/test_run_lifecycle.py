@@ -130,10 +130,11 @@ def test_ctrl_c_keeps_results_and_marks_interrupted(tmp_path: Path) -> None:
          "--duration", "60s", "--target", "http://127.0.0.1:9"],  # discard port: nothing listens
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    # Interrupt once Locust runs the lab's plugin (it wrote `run_started`): a fixed sleep would
-    # interrupt a slow machine's run before Locust even started.
+    # Interrupt once the load has begun (the plugin wrote `load_started` at Locust's test_start;
+    # `run_started` comes earlier, at init): a fixed sleep would interrupt a slow machine's run
+    # before Locust even started, and then no duration was run at all (ran_s None).
     deadline = time.monotonic() + 90
-    while not any("run_started" in p.read_text() for p in runs.glob("*/events.jsonl")):
+    while not any("load_started" in p.read_text() for p in runs.glob("*/events.jsonl")):
         assert lab.poll() is None, lab.communicate()
         assert time.monotonic() < deadline, "Locust never started the run"
         time.sleep(0.1)

@@ -116,7 +116,8 @@ def test_remote_workers_deliver_every_part_to_the_master(live_apps, runs_dir, tm
     assert status_from_events(run_dir / "events.jsonl", interrupted=False) == "completed"
     # The layout of a one-host run: parts only, no temporary files left behind.
     files = sorted(p.name for p in (run_dir / "requests").rglob("*") if p.is_file())
-    assert files and all(name.startswith("part-") and name.endswith(".parquet") for name in files)
+    assert files
+    assert all(name.startswith("part-") and name.endswith(".parquet") for name in files)
     assert max(len(list(folder.iterdir())) for folder in (run_dir / "requests").iterdir()) > 1
     # The workers wrote nothing of the run on their own disks.
     for own in worker_dirs:

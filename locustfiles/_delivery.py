@@ -38,7 +38,6 @@ from typing import Any
 
 import gevent
 from gevent.event import AsyncResult
-from locust.exception import RPCError
 
 from lab.contract import RunFolder, atomic_write, credentials_file, is_run_id
 
@@ -144,10 +143,19 @@ def shares_master_folder(run_folder: RunFolder, nonce: str) -> bool:
 class PartSender:
     """Sends one complete Parquet part to the master as numbered chunks (a recorder's sink)."""
 
-    def __init__(self, send: Callable[[str, dict[str, Any]], None], run_id: str, size: int):
+    def __init__(
+        self,
+        send: Callable[[str, dict[str, Any]], None],
+        run_id: str,
+        size: int,
+        transport_errors: tuple[type[BaseException], ...] = (),
+    ) -> None:
         self.send = send
         self.run_id = run_id
         self.chunk_bytes = size
+        # Locust's RPCError, handed in by the plugin (importing locust here would
+        # monkey-patch whatever imports this module).
+        self.transport_errors = transport_errors
 
     def __call__(self, seq: int, payload: bytes, rows: int) -> None:
         digest = hashlib.sha256(payload).hexdigest()
@@ -156,7 +164,7 @@ class PartSender:
             chunk = payload[index * self.chunk_bytes : (index + 1) * self.chunk_bytes]
             try:
                 self._send_chunk(seq, index, count, payload, digest, rows, chunk)
-            except RPCError as exc:  # the recorder logs the lost part, as for a failed write
+            except self.transport_errors as exc:  # logged by the recorder, as a failed write
                 raise OSError(f"sending part {seq} to the master failed: {exc}") from exc
             gevent.sleep(0)  # let heartbeats and stats go out between chunks
 

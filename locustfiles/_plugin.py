@@ -22,6 +22,7 @@ import gevent
 import locust.runners
 from locust import events
 from locust.env import Environment
+from locust.exception import RPCError
 from locust.runners import (
     STATE_INIT,
     STATE_MISSING,
@@ -292,7 +293,10 @@ class LabPlugin:
             sink = None
             if remote:
                 sink = _delivery.PartSender(
-                    self.runner.send_message, settings.run_id, _delivery.chunk_bytes()
+                    self.runner.send_message,
+                    settings.run_id,
+                    _delivery.chunk_bytes(),
+                    transport_errors=(RPCError,),
                 )
             logger.info(
                 "lab: worker %s %s", self.worker_id,

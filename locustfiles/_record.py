@@ -5,7 +5,9 @@ and written as `part-<seq>.parquet` every `flush_rows` rows or
 `flush_seconds`, through a temporary name and a rename, so a part that exists
 is complete. A killed worker loses at most its unflushed batch; a normal stop
 flushes on `test_stop` and `quitting`, so the row count equals Locust's
-request count. Memory holds one batch at most.
+request count. Memory holds one batch at most. A worker that does not share the
+master's runs folder hands each complete part to a sink that sends it to the master
+instead (`_delivery.py`), which writes it under the same name.
 """
 
 from __future__ import annotations

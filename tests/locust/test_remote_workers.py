@@ -38,7 +38,11 @@ DYING_WORKER = Path(__file__).with_name("dying_upload_worker.py")
 def start_split_cluster(
     app_url: str, runs_dir: Path, run_id: str, duration: str, tmp_path: Path, dying: bool
 ):
-    """A master on `runs_dir`; two workers on folders of their own; worker 0 dies if asked."""
+    """A master on `runs_dir`; two workers on folders of their own; worker 0 dies if asked.
+
+    Dying: heartbeats missed for 3 s make a worker lost (the run is short). Healthy: the lab's
+    default 10 s, so a loaded machine's late heartbeat is not taken for a death.
+    """
     run_dir = runs_dir / run_id
     (run_dir / "locust").mkdir(parents=True)
     lines = "".join(f"{key} = {value}\n" for key, value in RELAXED_TARGETS.items())
@@ -51,7 +55,7 @@ def start_split_cluster(
         LAB_USERS="4",
         LAB_SPAWN_RATE="4",
         LAB_DURATION=duration,
-        LAB_HEARTBEAT_LIVENESS="3",
+        LAB_HEARTBEAT_LIVENESS="3" if dying else "10",
         LAB_RECORD_FLUSH_SECONDS="1",
     )
     master = start_process(
@@ -130,7 +134,7 @@ def test_a_remote_worker_killed_mid_upload_makes_the_run_untrustworthy(
     app = live_apps()
     run_id = "20260101-000000-smoke-de17"
     master, workers, _dirs, run_dir = start_split_cluster(
-        app.url, runs_dir, run_id, "14s", tmp_path, dying=True
+        app.url, runs_dir, run_id, "18s", tmp_path, dying=True
     )
     run = finish(master, workers, tmp_path, run_dir)
     dying_log = (tmp_path / "worker-0.log").read_text()

@@ -227,6 +227,10 @@ images-offline: ## Build every lab image from Debian packages (no registry; reus
 e2e: bootstrap ## End to end on Docker: offline images, lab-up, 60 s smoke with 2 workers, checks, restart keeps data
 	@LAB_SYSTEM_CA_BUNDLE=$(LAB_SYSTEM_CA_BUNDLE) VENV_PY=$(abspath $(VENV_PY)) bash tests/e2e/run.sh
 
+.PHONY: scale-out-proof
+scale-out-proof: bootstrap ## Workers of a 2nd Compose project (no runs mount) join the lab's master via its published port; one run folder holds all (not in CI)
+	@VENV_PY=$(abspath $(VENV_PY)) bash tests/scale_out/run.sh
+
 .PHONY: faults
 faults: bootstrap ## Fault battery on Docker: PostgreSQL, PgBouncer, Redis, trace archive, worker, Ctrl-C; one table (FAULTS_USERS=10)
 	@LAB_SYSTEM_CA_BUNDLE=$(LAB_SYSTEM_CA_BUNDLE) VENV_PY=$(abspath $(VENV_PY)) bash tests/faults/run.sh

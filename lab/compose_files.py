@@ -32,9 +32,21 @@ def image_set(name: str | None = None) -> str:
     return chosen
 
 
+# Published only when asked (`LAB_PUBLISH_MASTER=1`): the master's worker port and the trace
+# archive's OTLP port, for workers on other hosts (docs/architecture.md, "Results travel
+# with the run"). Neither port has any authentication.
+PUBLISH_MASTER_FILE = "docker-compose.publish-master.yml"
+_YES = ("1", "true", "yes", "on")
+
+
+def publish_master() -> bool:
+    return setting("LAB_PUBLISH_MASTER").strip().lower() in _YES
+
+
 def compose_files(name: str | None = None) -> tuple[str, ...]:
     """File names (relative to the repository root) of an image set, base file first."""
-    return (BASE_FILE, *OVERRIDES[image_set(name)])
+    extra = (PUBLISH_MASTER_FILE,) if publish_master() else ()
+    return (BASE_FILE, *OVERRIDES[image_set(name)], *extra)
 
 
 def compose_file_args(name: str | None = None, root: Path = REPO_ROOT) -> list[str]:

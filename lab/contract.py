@@ -258,9 +258,10 @@ STATUSES = (
 
 # Events (runs/<id>/events.jsonl, written by the master) after which the numbers may reflect
 # the load generator rather than the app: a lost worker, a saturated CPU, requests missing
-# from the record, users that were not the planned ones.
+# from the record (`record_part_lost`: a remote worker's part never arrived whole), users
+# that were not the planned ones.
 UNTRUSTWORTHY_EVENTS = frozenset(
-    {"cpu_warning", "worker_lost", "record_incomplete", "load_off_plan"}
+    {"cpu_warning", "worker_lost", "record_incomplete", "record_part_lost", "load_off_plan"}
 )
 
 # --- the seed's credentials record -----------------------------------------------------------

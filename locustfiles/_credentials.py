@@ -9,11 +9,22 @@ from pathlib import Path
 
 from lab.contract import Credential, credentials_file, runs_dir_from
 
-__all__ = ["Credential", "CredentialPool", "CredentialsError", "load_credentials"]
+__all__ = [
+    "Credential",
+    "CredentialPool",
+    "CredentialsError",
+    "CredentialsNotFound",
+    "load_credentials",
+    "parse_credentials",
+]
 
 
 class CredentialsError(RuntimeError):
     pass
+
+
+class CredentialsNotFound(CredentialsError):
+    """No credentials.json here: a worker on another host asks its master (_delivery.py)."""
 
 
 def credentials_path() -> Path:
@@ -22,7 +33,21 @@ def credentials_path() -> Path:
 
 def load_credentials(path: Path) -> list[Credential]:
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError as exc:
+        raise CredentialsNotFound(
+            f"{path} not found: seed the database first (python -m seed)"
+        ) from exc
+    except OSError as exc:
+        raise CredentialsError(f"{path} is not a seed credentials file: {exc}") from exc
+    return parse_credentials(text, str(path))
+
+
+def parse_credentials(text: str, source: str) -> list[Credential]:
+    """The users of a credentials.json's text (`source` names it in errors)."""
+    path = source
+    try:
+        document = json.loads(text)
         users = [
             Credential(
                 tenant_id=int(item["tenant_id"]),
@@ -33,11 +58,7 @@ def load_credentials(path: Path) -> list[Credential]:
             )
             for item in document["users"]
         ]
-    except FileNotFoundError as exc:
-        raise CredentialsError(
-            f"{path} not found: seed the database first (python -m seed)"
-        ) from exc
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise CredentialsError(f"{path} is not a seed credentials file: {exc}") from exc
     if not users:
         raise CredentialsError(f"{path} lists no users: seed the database first (python -m seed)")

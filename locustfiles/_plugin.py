@@ -15,12 +15,14 @@ import logging
 import signal
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import gevent
 import locust.runners
 from locust import events
 from locust.env import Environment
+from locust.exception import RPCError
 from locust.runners import (
     STATE_INIT,
     STATE_MISSING,
@@ -38,9 +40,10 @@ from lab.contract import (
     EXIT_OK,
     EXIT_UNTRUSTWORTHY,
     STATUS_INTERRUPTED,
+    RunFolder,
     new_run_id,
 )
-from locustfiles import _tracing
+from locustfiles import _delivery, _tracing
 from locustfiles._checks import check_record
 from locustfiles._events import EventLog
 from locustfiles._guard import install_guard
@@ -76,6 +79,11 @@ class LabPlugin:
         self.tracing: _tracing.LabTracing | None = None
         self.metrics_server: Any = None
         self._health: gevent.Greenlet | None = None
+        # Record parts and logins over Locust's messaging (_delivery.py): a worker's way of
+        # delivering is its own setting; the master receives parts from remote workers.
+        self.delivery_mode = _delivery.DELIVERY_AUTO
+        self.parts_received = _delivery.PartReceiver(self._master_runs_dir)
+        self.credentials = _delivery.CredentialsFromMaster(self.runner, self._master_runs_dir)
         # A run started from Locust's web UI (or its HTTP API): the master owns its folder.
         self.web_ui = False
         self._reset_run_state()
@@ -112,6 +120,8 @@ class LabPlugin:
             sys.stderr.write(f"locustfiles: {exc}\n")
             raise SystemExit(EXIT_BAD_INPUT) from exc
         self._restrict_scenario(settings.scenario)
+        if self.is_worker or self.is_master:
+            self._install_delivery()
         LabShape.settings = settings
         LabShape.launch_options = CommonOptions.from_options(options)
         events_ = self.environment.events
@@ -146,6 +156,21 @@ class LabPlugin:
         self._start_metrics(settings)
         self._health = gevent.spawn(self._watch_health)
 
+    def _install_delivery(self) -> None:
+        if self.is_worker:
+            try:
+                self.delivery_mode = _delivery.worker_delivery_mode()
+                _delivery.chunk_bytes()
+            except _delivery.DeliverySettingError as exc:
+                sys.stderr.write(f"locustfiles: {exc}\n")
+                raise SystemExit(EXIT_BAD_INPUT) from exc
+        else:
+            self.runner.register_message(_delivery.MSG_PART_CHUNK, self.parts_received.on_chunk)
+        self.credentials.install(is_master=self.is_master)
+
+    def _master_runs_dir(self) -> Path | None:
+        return self.settings.runs_dir if self.settings is not None else None
+
     def _stop_gracefully_on_sigterm(self) -> None:
         """SIGTERM (`lab run` stopping, `docker stop`) ends a headless run like Ctrl-C does.
 
@@ -167,6 +192,10 @@ class LabPlugin:
         self.settings = settings
         settings.run_dir.mkdir(parents=True, exist_ok=True)
         self.events_log = EventLog(settings.events_file)
+        # Shipped to the workers with the spawn: a worker that reads it back from this run's
+        # events.jsonl shares this folder (_delivery.shares_master_folder).
+        nonce = _delivery.new_folder_nonce()
+        self.environment.parsed_options.lab_folder_nonce = nonce
         LabShape.targets = load_run_targets(settings.run_dir)
         LabShape.on_breaking_point = self.on_breaking_point
         stages = resolve_stages(settings, common or LabShape.launch_options)
@@ -185,6 +214,7 @@ class LabPlugin:
             role="master" if self.is_master else "local",
             stages=[stage.__dict__ for stage in stages],
             heartbeat_liveness_s=settings.heartbeat_liveness,
+            folder_nonce=nonce,
         )
 
     def _restrict_scenario(self, scenario: str) -> None:
@@ -233,12 +263,7 @@ class LabPlugin:
             if self.recorder is not None:
                 self.recorder.stop_timer()
                 self.recorder.flush()
-            self.recorder = RequestRecorder(
-                settings.folder.worker_requests(self.worker_id),
-                self.worker_id,
-                settings.run_id,
-                flush_seconds=settings.record_flush_seconds,
-            )
+            self.recorder = self._new_recorder(settings)
         self.recorder.start_timer()
         if _tracing.tracing_disabled_by_environ():
             return
@@ -250,6 +275,41 @@ class LabPlugin:
                 settings.run_id, settings.trace_sample_ratio, worker_id=self.worker_id
             )
             _tracing.activate(self.tracing)
+
+    def _new_recorder(self, settings: LabSettings) -> RequestRecorder:
+        """A local process or a worker sharing the master's folder writes its parts there;
+        a worker that does not sends them to the master (_delivery.py)."""
+        if not self.is_worker:
+            folder = settings.folder
+            sink = None
+        else:
+            own = RunFolder(_delivery.worker_runs_dir(settings.runs_dir) / settings.run_id)
+            nonce = str(getattr(self.environment.parsed_options, "lab_folder_nonce", "") or "")
+            remote = self.delivery_mode == _delivery.DELIVERY_MASTER or (
+                self.delivery_mode == _delivery.DELIVERY_AUTO
+                and not _delivery.shares_master_folder(own, nonce)
+            )
+            folder = own
+            sink = None
+            if remote:
+                sink = _delivery.PartSender(
+                    self.runner.send_message,
+                    settings.run_id,
+                    _delivery.chunk_bytes(),
+                    transport_errors=(RPCError,),
+                )
+            logger.info(
+                "lab: worker %s %s", self.worker_id,
+                "sends its record parts to the master" if remote
+                else f"writes its record parts to {own.worker_requests(self.worker_id)}",
+            )  # fmt: skip
+        return RequestRecorder(
+            folder.worker_requests(self.worker_id),
+            self.worker_id,
+            settings.run_id,
+            flush_seconds=settings.record_flush_seconds,
+            sink=sink,
+        )
 
     def _start_load(self, environment: Environment) -> None:
         """Master or local process: the load starts now; a web UI test becomes a run here."""
@@ -543,6 +603,12 @@ class LabPlugin:
                 recorded_rows=recorded,
                 not_recorded=max(0, reported - recorded),
             )
+        for lost in self.parts_received.lost_parts(self.settings.run_id):
+            logger.error(
+                "record part %s of worker %s lost (%s): its %s rows are not in the record",
+                lost["seq"], lost["worker"], lost["reason"], lost["rows"],
+            )  # fmt: skip
+            self.events_log.write("record_part_lost", **lost)
         dropped = sum(self.dropped_spans_by_worker().values())
         if dropped:
             self.events_log.write("spans_dropped", count=dropped)

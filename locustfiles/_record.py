@@ -5,7 +5,9 @@ and written as `part-<seq>.parquet` every `flush_rows` rows or
 `flush_seconds`, through a temporary name and a rename, so a part that exists
 is complete. A killed worker loses at most its unflushed batch; a normal stop
 flushes on `test_stop` and `quitting`, so the row count equals Locust's
-request count. Memory holds one batch at most.
+request count. Memory holds one batch at most. A worker that does not share the
+master's runs folder hands each complete part to a sink that sends it to the master
+instead (`_delivery.py`), which writes it under the same name.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +28,10 @@ from lab.schemas import REQUEST_SCHEMA
 from locustfiles._tracing import current_trace_id
 
 logger = logging.getLogger(__name__)
+
+# Where a complete part goes: (sequence number, Parquet bytes, rows). The default writes it
+# into the worker's folder; a remote worker sends it to the master (_delivery.PartSender).
+PartSink = Callable[[int, bytes, int], None]
 
 _PART_PATTERN = re.compile(r"^part-(\d+)\.parquet$")
 
@@ -60,8 +67,10 @@ class RequestRecorder:
         run_id: str,
         flush_rows: int = 20_000,
         flush_seconds: float = 2.0,
+        sink: PartSink | None = None,
     ) -> None:
         self.folder = folder
+        self.sink: PartSink = sink or self._write_part
         self.worker_id = worker_id
         self.run_id = run_id
         self.flush_rows = flush_rows
@@ -71,7 +80,7 @@ class RequestRecorder:
         self.parts_written = 0
         self._columns: dict[str, list[Any]] = {field.name: [] for field in REQUEST_SCHEMA}
         self._last_flush = time.monotonic()
-        self._seq = self._next_seq()
+        self._seq = self._next_seq() if sink is None else 0
         self._timer: gevent.Greenlet | None = None
 
     def _next_seq(self) -> int:
@@ -125,19 +134,23 @@ class RequestRecorder:
             return
         columns, self._columns = self._columns, {field.name: [] for field in REQUEST_SCHEMA}
         table = pa.Table.from_pydict(columns, schema=REQUEST_SCHEMA)
-        final = self.folder / f"part-{self._seq:06d}.parquet"
+        # The number is taken before the sink runs: a sink that yields (a remote worker's
+        # upload) may see another flush start meanwhile, which must not reuse it.
+        seq, self._seq = self._seq, self._seq + 1
         try:
-            sink = pa.BufferOutputStream()
-            pq.write_table(table, sink, compression="zstd")
-            atomic_write(final, sink.getvalue().to_pybytes())
+            buffer = pa.BufferOutputStream()
+            pq.write_table(table, buffer, compression="zstd")
+            self.sink(seq, buffer.getvalue().to_pybytes(), count)
         except OSError as exc:
             logger.error(
-                "per-request record: could not write %s (%d rows lost): %s", final, count, exc
+                "per-request record: could not deliver part %d (%d rows lost): %s", seq, count, exc
             )
             return
-        self._seq += 1
         self.parts_written += 1
         self.rows_written += count
+
+    def _write_part(self, seq: int, payload: bytes, _rows: int) -> None:
+        atomic_write(self.folder / f"part-{seq:06d}.parquet", payload)
 
     def start_timer(self) -> None:
         if self._timer is None:

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import functools
 import json
+import logging
 import random
 import re
 import time
@@ -26,9 +27,19 @@ from typing import Any
 from locust import User
 from locust.exception import StopUser
 
-from locustfiles import _tracing
-from locustfiles._credentials import Credential, CredentialPool, credentials_path, load_credentials
+from locustfiles import _delivery, _tracing
+from locustfiles._credentials import (
+    Credential,
+    CredentialPool,
+    CredentialsError,
+    CredentialsNotFound,
+    credentials_path,
+    load_credentials,
+    parse_credentials,
+)
 from locustfiles._tenant_checks import ContentError, json_problem, page_problem
+
+logger = logging.getLogger("locustfiles")
 
 CSRF_INPUT = re.compile(r"name=\"csrfmiddlewaretoken\" value=\"([^\"]+)\"")
 SEARCH_WORDS = ("ring", "gold", "silver", "necklace", "bracelet", "earring", "pendant", "chain")
@@ -64,8 +75,24 @@ def credential_pool(environment: Any) -> CredentialPool:
     if _pool is None:
         runner = getattr(environment, "runner", None)
         offset = int(getattr(runner, "worker_index", 0) or 0) * 7  # workers start apart
-        _pool = CredentialPool(load_credentials(credentials_path()), offset=offset)
+        _pool = CredentialPool(_worker_or_local_credentials(), offset=offset)
     return _pool
+
+
+def _worker_or_local_credentials() -> list[Credential]:
+    """This host's credentials.json; on a worker without one, the master's copy."""
+    try:
+        return load_credentials(credentials_path())
+    except CredentialsNotFound:
+        client = _delivery.active_credentials
+        if client is None:
+            raise
+        try:
+            text, source = client.fetch()
+        except RuntimeError as exc:
+            raise CredentialsError(f"no {credentials_path()} here and {exc}") from exc
+        logger.info("lab: credentials for this worker's users from %s", source)
+        return parse_credentials(text, source)
 
 
 def _traced_task(function: Callable[..., Any]) -> Callable[..., Any]:

@@ -23,6 +23,10 @@ UNTRUSTWORTHY = {
     "worker_lost": {"worker": "w2"},
     "cpu_warning": {"worker": "w1", "cpu_percent": 97.5},
     "record_incomplete": {"recorded": 90, "locust_requests": 100},
+    "record_part_lost": {
+        "run_id": "x", "worker": "w2", "seq": 3, "rows": 40, "received_bytes": 1024,
+        "size": 4096, "reason": "upload not finished",
+    },
     "load_off_plan": {
         "direction": "over", "users": 28, "planned_users": 20,
         "from": "2026-01-01T00:00:10+00:00", "to": "2026-01-01T00:00:40+00:00", "seconds": 30,

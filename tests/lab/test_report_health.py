@@ -133,3 +133,64 @@ def test_events_file_is_read_line_by_line_past_bad_lines(runs_root: Path) -> Non
         "spans_dropped": "",
     }
     assert health.untrustworthy_reasons == ["2 x cpu_warning", "worker ? lost at t"]
+
+
+def test_a_lost_worker_line_counts_what_it_reported_against_what_it_recorded(
+    runs_root: Path,
+) -> None:
+    # Two parts for w2 (rows add up), one for w1 (not w2's), and a damaged part of w2 that is
+    # skipped rather than failing the assessment.
+    run_dir = runs_root / "20260101-000000-load-0005"
+    write_meta(run_dir)
+    write_request_part(run_dir, request_rows("/a/", [5.0] * 30, start_us=T0_US), "w2", 0)
+    write_request_part(run_dir, request_rows("/a/", [5.0] * 12, start_us=T0_US), "w2", 1)
+    write_request_part(run_dir, request_rows("/a/", [5.0] * 50, start_us=T0_US), "w1", 0)
+    (run_dir / "requests" / "w2" / "part-000002.parquet").write_bytes(b"not parquet")
+    events = {
+        "run_started": BENIGN["run_started"],
+        "worker_lost": {"worker": "w2", "reported_requests": 45},
+    }
+    write_events(run_dir, events)
+    health = assess(run_dir, {"status": "completed"}, request_parts=4)
+    assert health.lost_workers == [
+        "worker w2 lost at 2026-01-01T00:00:01.000+00:00: it reported 45 requests, "
+        "42 are in the record, 3 reported but not recorded"
+    ]
+    # A worker that recorded more than it reported (its last report was lost with it): no
+    # negative count.
+    write_events(run_dir, {"worker_lost": {"worker": "w1", "reported_requests": 40}})
+    (line,) = assess(run_dir, {"status": "completed"}, request_parts=4).lost_workers
+    assert line.endswith(
+        "it reported 40 requests, 50 are in the record, 0 reported but not recorded"
+    )
+    # A worker that left no part at all.
+    write_events(run_dir, {"worker_lost": {"worker": "w9", "reported_requests": 7}})
+    (line,) = assess(run_dir, {"status": "completed"}, request_parts=4).lost_workers
+    assert line.endswith("it reported 7 requests, 0 are in the record, 7 reported but not recorded")
+    # A torn detail (not a dict) still names the loss.
+    write_events(run_dir, {"worker_lost": "garbled"})
+    assert assess(run_dir, {"status": "completed"}, request_parts=4).lost_workers == [
+        "worker ? lost at 2026-01-01T00:00:00.000+00:00"
+    ]
+
+
+def test_a_run_that_is_not_completed_is_partial_with_its_reason(runs_root: Path) -> None:
+    run_dir = healthy_run(runs_root, "20260101-000000-load-0006")
+    complete = assess(run_dir, {"status": "completed", "locust_exit_code": 1}, request_parts=1)
+    assert complete.partial_reasons == []
+    assert complete.trustworthy
+    assert complete.locust_exit_code == 1
+    aborted = assess(run_dir, {"status": "aborted"}, request_parts=1)
+    assert aborted.partial_reasons == [
+        "run aborted (the load generator or Compose died, or it ended short)"
+    ]
+    assert not aborted.trustworthy
+    unknown = assess(run_dir, {"status": "odd"}, request_parts=0)
+    assert unknown.partial_reasons == ["status 'odd'", "no per-request records"]
+    assert assess(run_dir, None, request_parts=1).partial_reasons == [
+        "meta.json missing or unreadable"
+    ]
+    assert (
+        assess(run_dir, {"status": "completed", "locust_exit_code": "1"}, 1).locust_exit_code
+        is None
+    )

@@ -40,7 +40,7 @@ from lab.contract import (
     STATUS_INTERRUPTED,
     new_run_id,
 )
-from locustfiles import _tracing
+from locustfiles import _accounts, _tracing, _transactions
 from locustfiles._checks import check_record
 from locustfiles._events import EventLog
 from locustfiles._guard import install_guard
@@ -73,6 +73,7 @@ class LabPlugin:
         self.settings: LabSettings | None = None
         self.events_log: EventLog | None = None
         self.recorder: RequestRecorder | None = None
+        self.transactions: _transactions.TransactionRecorder | None = None
         self.tracing: _tracing.LabTracing | None = None
         self.metrics_server: Any = None
         self._health: gevent.Greenlet | None = None
@@ -111,6 +112,16 @@ class LabPlugin:
         except trace_sampling.SamplingSettingError as exc:
             sys.stderr.write(f"locustfiles: {exc}\n")
             raise SystemExit(EXIT_BAD_INPUT) from exc
+        # Every user class's roles, before LAB_SCENARIO narrows them: master and workers
+        # register the same account hand-out messages whatever the UI picks later.
+        _accounts.prepare(
+            self.environment,
+            {
+                cls.preferred_roles
+                for cls in self.environment.user_classes
+                if issubclass(cls, LabUser)
+            },
+        )
         self._restrict_scenario(settings.scenario)
         LabShape.settings = settings
         LabShape.launch_options = CommonOptions.from_options(options)
@@ -240,6 +251,16 @@ class LabPlugin:
                 flush_seconds=settings.record_flush_seconds,
             )
         self.recorder.start_timer()
+        if self.transactions is None or self.transactions.run_id != settings.run_id:
+            self._flush_transactions()
+            self.transactions = _transactions.TransactionRecorder(
+                settings.folder.worker_transactions(self.worker_id),
+                self.worker_id,
+                settings.run_id,
+                flush_seconds=settings.record_flush_seconds,
+            )
+            _transactions.activate(self.transactions)
+        self.transactions.start_timer()
         if _tracing.tracing_disabled_by_environ():
             return
         if self.tracing is not None and self.tracing.run_id != settings.run_id:
@@ -305,13 +326,20 @@ class LabPlugin:
     def on_request(self, **kwargs: Any) -> None:
         if self.recorder is not None:
             self.recorder.on_request(**kwargs)
+        _transactions.note_request(**kwargs)
         if self.tracing is not None:
             self.tracing.on_request(**kwargs)
+
+    def _flush_transactions(self) -> None:
+        if self.transactions is not None:
+            self.transactions.stop_timer()
+            self.transactions.flush()
 
     def on_test_stop(self, environment: Environment, **_kwargs: Any) -> None:
         if self.recorder is not None:
             self.recorder.stop_timer()
             self.recorder.flush()
+        self._flush_transactions()
         if self.is_worker or self.load_started_at is None or self.load_stopped_at is not None:
             return
         self.load_stopped_at = time.monotonic()
@@ -483,6 +511,7 @@ class LabPlugin:
         if self.recorder is not None:
             self.recorder.stop_timer()
             self.recorder.flush()
+        self._flush_transactions()
         if self.tracing is not None:
             self.tracing.shutdown(timeout_s=3.0)
             if self.tracing.tail:

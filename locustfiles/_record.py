@@ -50,8 +50,15 @@ def _status_of(response: Any) -> int:
         return 0
 
 
-class RequestRecorder:
-    """Listens on `events.request` of a local runner or a worker."""
+class PartWriter:
+    """Buffers rows of one schema in columns and writes them as complete Parquet parts.
+
+    Shared by the per-request record and the workflow transactions record
+    (`_transactions.py`): the same flushing, naming and atomic rename for both.
+    """
+
+    schema: pa.Schema = REQUEST_SCHEMA
+    label = "per-request record"
 
     def __init__(
         self,
@@ -69,7 +76,7 @@ class RequestRecorder:
         self.rows_written = 0
         self.rows_seen = 0
         self.parts_written = 0
-        self._columns: dict[str, list[Any]] = {field.name: [] for field in REQUEST_SCHEMA}
+        self._columns: dict[str, list[Any]] = {field.name: [] for field in self.schema}
         self._last_flush = time.monotonic()
         self._seq = self._next_seq()
         self._timer: gevent.Greenlet | None = None
@@ -81,6 +88,47 @@ class RequestRecorder:
             int(m.group(1)) for p in self.folder.iterdir() if (m := _PART_PATTERN.match(p.name))
         ]
         return max(seqs, default=-1) + 1
+
+    # --- writing --------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Write buffered rows as one complete part; never raises (the run goes on)."""
+        self._last_flush = time.monotonic()
+        count = len(self._columns["name"])
+        if count == 0:
+            return
+        columns, self._columns = self._columns, {field.name: [] for field in self.schema}
+        table = pa.Table.from_pydict(columns, schema=self.schema)
+        final = self.folder / f"part-{self._seq:06d}.parquet"
+        try:
+            sink = pa.BufferOutputStream()
+            pq.write_table(table, sink, compression="zstd")
+            atomic_write(final, sink.getvalue().to_pybytes())
+        except OSError as exc:
+            logger.error("%s: could not write %s (%d rows lost): %s", self.label, final, count, exc)
+            return
+        self._seq += 1
+        self.parts_written += 1
+        self.rows_written += count
+
+    def start_timer(self) -> None:
+        if self._timer is None:
+            self._timer = gevent.spawn(self._flush_periodically)
+
+    def stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.kill(block=False)
+            self._timer = None
+
+    def _flush_periodically(self) -> None:
+        interval = min(0.5, self.flush_seconds)
+        while True:
+            gevent.sleep(interval)
+            if time.monotonic() - self._last_flush >= self.flush_seconds:
+                self.flush()
+
+
+class RequestRecorder(PartWriter):
+    """Listens on `events.request` of a local runner or a worker."""
 
     # --- listener -------------------------------------------------------------------------
     def on_request(
@@ -115,45 +163,6 @@ class RequestRecorder:
         self.rows_seen += 1
         if len(columns["name"]) >= self.flush_rows:
             self.flush()
-
-    # --- writing --------------------------------------------------------------------------
-    def flush(self) -> None:
-        """Write buffered rows as one complete part; never raises (the run goes on)."""
-        self._last_flush = time.monotonic()
-        count = len(self._columns["name"])
-        if count == 0:
-            return
-        columns, self._columns = self._columns, {field.name: [] for field in REQUEST_SCHEMA}
-        table = pa.Table.from_pydict(columns, schema=REQUEST_SCHEMA)
-        final = self.folder / f"part-{self._seq:06d}.parquet"
-        try:
-            sink = pa.BufferOutputStream()
-            pq.write_table(table, sink, compression="zstd")
-            atomic_write(final, sink.getvalue().to_pybytes())
-        except OSError as exc:
-            logger.error(
-                "per-request record: could not write %s (%d rows lost): %s", final, count, exc
-            )
-            return
-        self._seq += 1
-        self.parts_written += 1
-        self.rows_written += count
-
-    def start_timer(self) -> None:
-        if self._timer is None:
-            self._timer = gevent.spawn(self._flush_periodically)
-
-    def stop_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.kill(block=False)
-            self._timer = None
-
-    def _flush_periodically(self) -> None:
-        interval = min(0.5, self.flush_seconds)
-        while True:
-            gevent.sleep(interval)
-            if time.monotonic() - self._last_flush >= self.flush_seconds:
-                self.flush()
 
 
 def record_parts(run_dir: Path) -> list[Path]:

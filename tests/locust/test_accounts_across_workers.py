@@ -60,7 +60,7 @@ def test_users_of_two_workers_each_get_their_own_account(
     app = live_apps()
     before = datetime.now(UTC)
     master, workers, _port, run_dir = start_cluster(
-        app.url, runs_dir, "20260101-000000-smoke-acc2", "10s", tmp_path
+        app.url, runs_dir, "20260101-000000-smoke-acc2", "12s", tmp_path
     )
     try:
         code = master.wait(120)

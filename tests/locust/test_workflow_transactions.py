@@ -25,7 +25,7 @@ def test_a_failed_step_fails_its_workflow_transaction(live_apps, runs_dir, shops
             "LAB_SCENARIO": "POSSaleWorkflow",
             "LAB_USERS": "2",
             "LAB_SPAWN_RATE": "2",
-            "LAB_DURATION": "8s",
+            "LAB_DURATION": "10s",
             "LAB_TRACE_SAMPLE_RATIO": "1",
         },
         targets=RELAXED_TARGETS,

@@ -301,7 +301,7 @@ def run_report(
         print(f"  {report.slowest_traced.line()}")
         for w in report.workflows:
             print(
-                f"  workflow {w.name}: {w.count} runs, p50 {w.p50_ms:.0f} ms, "
+                f"  workflow {w.name}: {w.count} transactions, p50 {w.p50_ms:.0f} ms, "
                 f"p95 {w.p95_ms:.0f} ms, {w.success_ratio:.1%} succeeded"
             )
         for counts in report.statement_counts:

@@ -23,6 +23,7 @@ from lab.resample import quantile_linear
 from lab.rundata import open_run
 from lab.runs_dir import read_json
 from lab.window import run_window
+from lab.workflow_stats import WORKFLOW_METHOD, durations_by_workflow
 
 MIN_SAMPLES = 30  # requests of a name in one run below which its percentiles are mostly noise
 # Below these requests of a name in any run a percentile is not tested at all: a p95 of fewer
@@ -74,6 +75,11 @@ def load_sample(run_dir: Path) -> RunSample:
         "SELECT coalesce(method, ''), name, list(response_time_us ORDER BY response_time_us), "
         "count(failure) FROM requests GROUP BY ALL"
     ).fetchall()
+    # Workflow transactions are compared like requests, labelled "WORKFLOW <name>".
+    rows += [
+        (WORKFLOW_METHOD, name, values, failed)
+        for name, values, failed in durations_by_workflow(data.con)
+    ]
     data.con.close()
     return RunSample(
         run_id=run_dir.name,

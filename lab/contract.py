@@ -177,6 +177,16 @@ class RunFolder:
         return sorted(self.requests.glob("*/part-*.parquet"))
 
     @property
+    def transactions(self) -> Path:
+        return self.path / "transactions"
+
+    def worker_transactions(self, worker_id: str) -> Path:
+        return self.transactions / worker_id
+
+    def transaction_parts(self) -> list[Path]:
+        return sorted(self.transactions.glob("*/part-*.parquet"))
+
+    @property
     def spans(self) -> Path:
         return self.path / "spans"
 

@@ -124,6 +124,8 @@ def render_html(r: Report) -> str:
         )
     )
 
+    out += _workflow_section(r)
+
     if r.failure_reasons:
         out.append("<h2>Failures by reason</h2>")
         out.append(
@@ -373,4 +375,26 @@ def _statement_budget_section(r: Report) -> list[str]:
         "<p class='note'>PostgreSQL statements per traced request of each server route; the "
         "p95 must not exceed the route's budget ([statement_budgets] in targets.toml)</p>",
         _table(["route", "traced", "median", "p95", "max", "budget", ""], rows),
+    ]
+
+
+def _workflow_section(r: Report) -> list[str]:
+    if not r.workflows:
+        return []
+    rows = [
+        f"<tr><td>{_e(w.name)}</td>{_n(w.count, '{:d}')}{_n(w.failures, '{:d}')}"
+        f"{_n(100 * w.success_ratio, '{:.1f} %')}"
+        f"{_n(w.p50_ms)}{_n(w.p95_ms)}{_n(w.p99_ms)}{_n(w.max_ms)}{_n(w.per_s, '{:.2f}')}"
+        f"{_n(w.mean_requests)}{_trace_cell(r, w.slowest_trace_id)}"
+        f"<td>{'<code>' + _e(w.top_failure) + '</code>' if w.top_failure else '-'}</td></tr>"
+        for w in r.workflows
+    ]
+    headers = ["workflow", "count", "failed", "success", "p50 ms", "p95 ms", "p99 ms"]
+    headers += ["max ms", "per s", "requests each", "slowest trace", "most frequent failure"]
+    return [
+        "<h2>Workflows</h2>",
+        "<p class='note'>One transaction per workflow task of the source document, timed from "
+        "its first request to its last; it failed when a step failed or the workflow did not "
+        "reach its end (a sale with nothing to sell). Its span is the task span of its trace.</p>",
+        _table(headers, rows),
     ]

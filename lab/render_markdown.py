@@ -56,6 +56,7 @@ def render_markdown(r: Report) -> str:
             f"{s.p99_ms:.1f} | {s.max_ms:.1f} | {s.rps:.2f} | {s.target_p95_ms:.0f} | "
             f"{'pass' if s.passed else 'FAIL'} |"
         )
+    lines += _workflow_lines(r)
     if r.failure_reasons:
         lines += ["", "## Failures by reason", "", "| reason | count | first s | last s |"]
         lines.append("|---|---:|---:|---:|")
@@ -133,3 +134,25 @@ def _statement_budget_lines(r: Report) -> list[str]:
             f"| {'FAIL' if c.breached else 'pass'} |"
         )
     return [*lines, ""]
+
+
+def _workflow_lines(r: Report) -> list[str]:
+    if not r.workflows:
+        return []
+    lines = [
+        "",
+        "## Workflows (one transaction per workflow task, end to end)",
+        "",
+        "| workflow | count | failed | success | p50 ms | p95 ms | p99 ms | max ms | per s "
+        "| requests each | slowest trace | most frequent failure |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|",
+    ]
+    for w in r.workflows:
+        failure = (w.top_failure or "").replace("|", "/")[:120]
+        lines.append(
+            f"| {w.name} | {w.count} | {w.failures} | {w.success_ratio:.1%} | {w.p50_ms:.1f} "
+            f"| {w.p95_ms:.1f} | {w.p99_ms:.1f} | {w.max_ms:.1f} | {w.per_s:.2f} "
+            f"| {w.mean_requests:.1f} | {f'`{w.slowest_trace_id}`' if w.slowest_trace_id else '-'} "
+            f"| {f'`{failure}`' if failure else '-'} |"
+        )
+    return lines

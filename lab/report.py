@@ -15,6 +15,7 @@ from lab import (
     span_stats,
     trace_coverage,
     trace_loss,
+    workflow_stats,
 )
 from lab.contract import RunFolder
 from lab.errors import EXIT_BREACH, EXIT_OK, EXIT_UNTRUSTWORTHY
@@ -67,6 +68,7 @@ class Report:
     failure_reasons: list[request_stats.FailureReason] = field(default_factory=list)
     faults: list[FaultWindow] = field(default_factory=list)
     first_request_s: float = 0.0  # unix seconds of the first request: x = 0 of the charts
+    workflows: list[workflow_stats.WorkflowStats] = field(default_factory=list)
 
     @property
     def fault_bands(self) -> list[tuple[float, float, str]]:
@@ -177,11 +179,13 @@ def build(
         failure_reasons=request_stats.failure_reasons(con),
         first_request_s=(con.execute("SELECT min(ts_start_us) FROM requests").fetchone()[0] or 0)
         / 1e6,
+        workflows=workflow_stats.per_workflow(con, duration),
     )
     report.waterfalls = report_waterfalls.collect(
         con,
         n_plus_one=[(f.route, f.statement, f.example_trace_id) for f in report.n_plus_one],
         slowest=[(f"{s.method} {s.name}".strip(), s.trace_id) for s in report.slowest],
+        workflows=[(w.name, w.slowest_trace_id) for w in report.workflows],
     )
     report.slowest_traced = trace_coverage.coverage(con)
     con.close()
@@ -250,6 +254,9 @@ def summary_json(report: Report) -> dict[str, Any]:
         ),
         "faults": [{**asdict(w), "seconds": round(w.seconds, 1)} for w in report.faults],
         "failure_reasons": [asdict(f) for f in report.failure_reasons],
+        "workflows": [
+            {**asdict(w), "success_ratio": round(w.success_ratio, 4)} for w in report.workflows
+        ],
     }
 
 
@@ -292,6 +299,11 @@ def run_report(
         ):
             print(f"  - {line}")
         print(f"  {report.slowest_traced.line()}")
+        for w in report.workflows:
+            print(
+                f"  workflow {w.name}: {w.count} transactions, p50 {w.p50_ms:.0f} ms, "
+                f"p95 {w.p95_ms:.0f} ms, {w.success_ratio:.1%} succeeded"
+            )
         for counts in report.statement_counts:
             if counts.breached:
                 print(counts.check_failed())

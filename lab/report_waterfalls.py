@@ -33,10 +33,12 @@ def collect(
     *,
     n_plus_one: Sequence[tuple[str, str, str]],
     slowest: Sequence[tuple[str, str | None]],
+    workflows: Sequence[tuple[str, str | None]] = (),
     per_route: int = SLOWEST_PER_ROUTE,
 ) -> ReportWaterfalls:
     """`n_plus_one`: (route, statement, example trace id) per finding; `slowest`: (request
-    label, trace id or None) per row of the report's slowest-requests table."""
+    label, trace id or None) per row of the report's slowest-requests table; `workflows`:
+    (workflow name, trace id of its slowest traced transaction or None)."""
     groups: list[tuple[str, list[tuple[str, str]]]] = []
     by_route: dict[str, list[tuple[str, str]]] = {}
     for pick in slowest_per_route(con, per_route):
@@ -51,6 +53,9 @@ def collect(
                 [(f"N+1 on {route}: {stmt[:100]}", trace) for route, stmt, trace in n_plus_one],
             )
         )
+    traced_workflows = [(f"{name}: slowest traced", trace) for name, trace in workflows if trace]
+    if traced_workflows:
+        groups.append(("Slowest traced workflow transactions", traced_workflows))
     traced_slowest = [(label, trace) for label, trace in slowest if trace]
     if traced_slowest:
         groups.append(("Slowest requests table: traced rows", list(traced_slowest)))

@@ -20,18 +20,21 @@ from lab.schemas import (
     REQUEST_SCHEMA,
     REQUIRED_REQUEST_COLUMNS,
     REQUIRED_SPAN_COLUMNS,
+    REQUIRED_TRANSACTION_COLUMNS,
     SPAN_SCHEMA,
+    TRANSACTION_SCHEMA,
 )
 
 
 @dataclass
 class RunData:
-    """A DuckDB connection holding `requests` and `spans` tables for one run."""
+    """A DuckDB connection holding `requests`, `transactions` and `spans` tables for one run."""
 
     run_dir: Path
     con: duckdb.DuckDBPyConnection
     request_parts: list[Path] = field(default_factory=list)
     span_parts: list[Path] = field(default_factory=list)
+    transaction_parts: list[Path] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)  # "path: reason"
     # Holds the database file and spill folder; removed with this object.
     scratch: tempfile.TemporaryDirectory[str] | None = None
@@ -166,6 +169,11 @@ def open_run(run_dir: Path, *, with_spans: bool = True, warn: bool = True) -> Ru
     skipped: list[str] = []
     req_parts = _good_parts(request_part_paths(run_dir), REQUIRED_REQUEST_COLUMNS, skipped)
     req_parts = _load_table(con, "requests", req_parts, REQUEST_SCHEMA, skipped)
+    # Workflow transactions (runs before them have none: an empty table).
+    tx_parts = _good_parts(
+        RunFolder(run_dir).transaction_parts(), REQUIRED_TRANSACTION_COLUMNS, skipped
+    )
+    tx_parts = _load_table(con, "transactions", tx_parts, TRANSACTION_SCHEMA, skipped)
     span_parts: list[Path] = []
     if with_spans:
         span_parts = _good_parts(span_part_paths(run_dir), REQUIRED_SPAN_COLUMNS, skipped)
@@ -175,4 +183,4 @@ def open_run(run_dir: Path, *, with_spans: bool = True, warn: bool = True) -> Ru
     if warn:
         for line in skipped:
             print(f"warning: skipped corrupted part {line}", file=sys.stderr)
-    return RunData(run_dir, con, req_parts, span_parts, skipped, scratch)
+    return RunData(run_dir, con, req_parts, span_parts, tx_parts, skipped, scratch)

@@ -1,4 +1,4 @@
-"""The two Parquet record schemas of docs/architecture.md, as pyarrow schemas.
+"""The Parquet record schemas of docs/architecture.md, as pyarrow schemas.
 
 The one definition: the writers (locustfiles/_record.py, observability/trace_archive) and the
 readers (lab) all import it, so a column cannot change on one side only. pyarrow only.
@@ -17,6 +17,29 @@ REQUEST_SCHEMA = pa.schema(
         ("status", pa.int32()),
         ("response_time_us", pa.int64()),
         ("bytes", pa.int64()),
+        ("failure", pa.string()),
+        ("worker_id", pa.string()),
+        ("tenant_id", pa.int64()),
+        ("trace_id", pa.string()),
+        ("run_id", pa.string()),
+    ]
+)
+
+# One row per workflow transaction (locustfiles/_transactions.py): a whole workflow task of
+# the source document (a POS sale, ...) with its end-to-end time and success. A sibling of
+# the per-request record, not rows in it: the request record's row count is Locust's request
+# count, and its names carry the page and API targets, neither of which a workflow has.
+# A workflow's "method" where it sits beside requests (`lab compare`'s labels, the slow-request
+# judge of tail sampling): "WORKFLOW POS sale".
+WORKFLOW_METHOD = "WORKFLOW"
+
+TRANSACTION_SCHEMA = pa.schema(
+    [
+        ("ts_start_us", pa.int64()),
+        ("scenario", pa.string()),
+        ("name", pa.string()),
+        ("duration_us", pa.int64()),
+        ("requests", pa.int32()),
         ("failure", pa.string()),
         ("worker_id", pa.string()),
         ("tenant_id", pa.int64()),
@@ -47,6 +70,7 @@ SPAN_SCHEMA = pa.schema(
 
 # Columns the analyses cannot do without; a part lacking one is treated as corrupted.
 REQUIRED_REQUEST_COLUMNS = ("ts_start_us", "name", "response_time_us", "failure")
+REQUIRED_TRANSACTION_COLUMNS = ("ts_start_us", "name", "duration_us", "failure")
 REQUIRED_SPAN_COLUMNS = (
     "trace_id",
     "span_id",

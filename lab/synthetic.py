@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from lab.contract import RunFolder, atomic_write
-from lab.schemas import REQUEST_SCHEMA, SPAN_SCHEMA
+from lab.schemas import REQUEST_SCHEMA, SPAN_SCHEMA, TRANSACTION_SCHEMA
 
 US_PER_S = 1_000_000
 NS_PER_MS = 1_000_000
@@ -40,6 +40,43 @@ def write_request_part(
     return _atomic_parquet(
         table, RunFolder(run_dir).worker_requests(worker_id) / f"part-{seq:06d}.parquet"
     )
+
+
+def write_transaction_part(
+    run_dir: Path, rows: Sequence[dict[str, Any]], worker_id: str = "local", seq: int = 0
+) -> Path:
+    """One `transactions/<worker>/part-<seq>.parquet` from dicts (missing keys become null)."""
+    table = pa.Table.from_pylist([dict(r) for r in rows], schema=TRANSACTION_SCHEMA)
+    return _atomic_parquet(
+        table, RunFolder(run_dir).worker_transactions(worker_id) / f"part-{seq:06d}.parquet"
+    )
+
+
+def transaction_rows(
+    name: str,
+    durations_ms: Iterable[float],
+    *,
+    start_us: int,
+    spacing_us: int = 1_000_000,
+    failures: int = 0,
+    trace_ids: Sequence[str | None] | None = None,
+) -> list[dict[str, Any]]:
+    """Workflow transactions `name` of the given durations; the first `failures` failed."""
+    return [
+        {
+            "ts_start_us": start_us + i * spacing_us,
+            "scenario": "POSSaleWorkflow",
+            "name": name,
+            "duration_us": round(ms * 1000),
+            "requests": 6,
+            "failure": "TenantLeak: tenant 2 data shown to tenant 1" if i < failures else None,
+            "worker_id": "local",
+            "tenant_id": 1 + i % 3,
+            "trace_id": trace_ids[i] if trace_ids else None,
+            "run_id": "synthetic",
+        }
+        for i, ms in enumerate(durations_ms)
+    ]
 
 
 def write_span_part(run_dir: Path, rows: Sequence[dict[str, Any]], seq: int = 0) -> Path:

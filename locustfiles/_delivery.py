@@ -1,8 +1,8 @@
-"""Record parts and the seed's logins over Locust's own messaging, for remote workers.
+"""Record parts over Locust's own messaging, for remote workers.
 
 A worker that shares the master's runs folder (the Compose lab's bind mount, one machine)
-writes its per-request Parquet parts straight into `runs/<id>/requests/<worker>/`: the fast
-local case. A worker on another host or in a Kubernetes pod has no such folder: it sends
+writes its Parquet parts (per-request record and workflow transactions) straight into
+`runs/<id>/requests/<worker>/` and `runs/<id>/transactions/<worker>/`: the fast local case. A worker on another host or in a Kubernetes pod has no such folder: it sends
 each part to the master over the connection it already has (Locust's ZeroMQ channel,
 `runner.send_message` / `register_message`), and the master writes it where the worker would
 have. Why this channel and what happens when a worker dies mid-upload: docs/architecture.md,
@@ -20,7 +20,8 @@ have. Why this channel and what happens when a worker dies mid-upload: docs/arch
   the workers with the spawn; a worker that finds that nonce in `runs/<id>/events.jsonl`
   under its own runs folder shares the master's folder. `LAB_RECORD_DELIVERY=folder|master`
   forces one way.
-- A worker without `runs/credentials.json` asks the master for it the same way.
+- A worker needs no `runs/credentials.json`: accounts are handed out by the master's
+  ledger (`_accounts.py`, locust-plugins' Distributor).
 """
 
 from __future__ import annotations
@@ -37,9 +38,8 @@ from pathlib import Path
 from typing import Any
 
 import gevent
-from gevent.event import AsyncResult
 
-from lab.contract import RunFolder, atomic_write, credentials_file, is_run_id
+from lab.contract import RunFolder, atomic_write, is_run_id
 
 logger = logging.getLogger("locustfiles")
 
@@ -49,7 +49,7 @@ __all__ = [
     "DELIVERY_FOLDER",
     "DELIVERY_MASTER",
     "DELIVERY_MODES",
-    "CredentialsFromMaster",
+    "RECORD_FOLDERS",
     "PartReceiver",
     "PartSender",
     "new_folder_nonce",
@@ -68,10 +68,11 @@ CHUNK_BYTES_DEFAULT = 256 * 1024
 CHUNK_BYTES_MIN = 1024
 
 MSG_PART_CHUNK = "lab_record_chunk"
-MSG_CREDENTIALS_REQUEST = "lab_credentials_request"
-MSG_CREDENTIALS = "lab_credentials"
-
-CREDENTIALS_WAIT_S = 60.0
+# The records a worker writes in parts, and the run-folder folder of each (per worker).
+RECORD_FOLDERS: dict[str, Callable[[RunFolder, str], Path]] = {
+    "requests": RunFolder.worker_requests,
+    "transactions": RunFolder.worker_transactions,
+}
 # A worker id names a folder under requests/: Locust's `<hostname>_<uuid hex>`.
 _WORKER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}$")
 
@@ -149,9 +150,13 @@ class PartSender:
         run_id: str,
         size: int,
         transport_errors: tuple[type[BaseException], ...] = (),
+        record: str = "requests",
     ) -> None:
+        if record not in RECORD_FOLDERS:
+            raise ValueError(f"unknown record {record!r}")
         self.send = send
         self.run_id = run_id
+        self.record = record
         self.chunk_bytes = size
         # Locust's RPCError, handed in by the plugin (importing locust here would
         # monkey-patch whatever imports this module).
@@ -176,6 +181,7 @@ class PartSender:
             MSG_PART_CHUNK,
             {
                 "run_id": self.run_id,
+                "record": self.record,
                 "seq": seq,
                 "index": index,
                 "count": count,
@@ -194,6 +200,7 @@ class PartSender:
 class _Upload:
     worker: str
     run_id: str
+    record: str
     seq: int
     count: int
     size: int
@@ -224,20 +231,24 @@ class PartReceiver:
             return
         try:
             run_id, seq = str(data["run_id"]), int(data["seq"])
+            record = str(data.get("record", "requests"))
             index, count = int(data["index"]), int(data["count"])
             chunk = bytes(data["data"])
         except (KeyError, TypeError, ValueError):
             logger.warning("record part chunk refused: malformed chunk from %s", worker)
             return
+        if record not in RECORD_FOLDERS:
+            logger.warning("record part chunk refused: unknown record %r from %s", record, worker)
+            return
         runs_dir = self.runs_dir()
         if runs_dir is None or not is_run_id(run_id) or not (runs_dir / run_id).is_dir():
             logger.warning("record part of unknown run %r from %s dropped", run_id, worker)
             return
-        key = (worker, run_id, seq)
+        key = (worker, run_id, record, seq)
         upload = self._open.get(key)
         if index == 0:
             upload = _Upload(
-                worker, run_id, seq, count, int(data["size"]), str(data["sha256"]),
+                worker, run_id, record, seq, count, int(data["size"]), str(data["sha256"]),
                 int(data["rows"]),
             )  # fmt: skip
             self._open[key] = upload
@@ -252,16 +263,18 @@ class PartReceiver:
         if len(payload) != upload.size or hashlib.sha256(payload).hexdigest() != upload.sha256:
             self._refuse(None, upload, "size or SHA-256 differs from the worker's")
             return
-        part = RunFolder(runs_dir / run_id).worker_requests(worker) / f"part-{seq:06d}.parquet"
+        folder = RECORD_FOLDERS[record](RunFolder(runs_dir / run_id), worker)
+        part = folder / f"part-{seq:06d}.parquet"
         try:
             atomic_write(part, payload)
         except OSError as exc:
             self._refuse(None, upload, f"could not write {part}: {exc}")
             return
         self.parts_written += 1
-        self.rows_written[worker] = self.rows_written.get(worker, 0) + upload.rows
+        if record == "requests":  # compared with Locust's request count at the end
+            self.rows_written[worker] = self.rows_written.get(worker, 0) + upload.rows
 
-    def _refuse(self, key: tuple[str, str, int] | None, upload: _Upload | None, why: str) -> None:
+    def _refuse(self, key: tuple[str, str, str, int] | None, upload: _Upload | None, why: str) -> None:
         if key is not None:
             self._open.pop(key, None)
         if upload is None:
@@ -275,6 +288,7 @@ class PartReceiver:
         return {
             "run_id": upload.run_id,
             "worker": upload.worker,
+            "record": upload.record,
             "seq": upload.seq,
             "rows": upload.rows,
             "received_bytes": upload.received_bytes,
@@ -286,68 +300,7 @@ class PartReceiver:
         """Uploads of `run_id` refused or still unfinished; forgets the unfinished ones."""
         unfinished = [u for key, u in self._open.items() if key[1] == run_id]
         for upload in unfinished:
-            del self._open[(upload.worker, upload.run_id, upload.seq)]
+            del self._open[(upload.worker, upload.run_id, upload.record, upload.seq)]
         lost = [item for item in self.broken if item["run_id"] == run_id]
         self.broken = [item for item in self.broken if item["run_id"] != run_id]
         return lost + [self._describe(u, "upload not finished") for u in unfinished]
-
-
-# --- credentials ----------------------------------------------------------------------------
-
-
-class CredentialsFromMaster:
-    """The seed's logins for a worker without `runs/credentials.json`, asked of the master.
-
-    Both sides register their handler at init. The reply is the master's file as text: the
-    same bytes a shared folder would show, parsed by the same function.
-    """
-
-    def __init__(self, runner: Any, runs_dir: Callable[[], Path | None]) -> None:
-        self.runner = runner
-        self.runs_dir = runs_dir
-        self._reply: AsyncResult | None = None
-
-    # master
-    def on_request(self, environment: Any = None, msg: Any = None, **_kwargs: Any) -> None:
-        runs_dir = self.runs_dir()
-        worker = str(getattr(msg, "node_id", ""))
-        reply: dict[str, Any]
-        if runs_dir is None:
-            reply = {"error": "the master has no runs folder"}
-        else:
-            path = credentials_file(runs_dir)
-            try:
-                reply = {"text": path.read_text(encoding="utf-8"), "source": f"master:{path}"}
-            except OSError as exc:
-                reply = {"error": f"the master could not read {path}: {exc}"}
-        self.runner.send_message(MSG_CREDENTIALS, reply, client_id=worker)
-
-    # worker
-    def on_reply(self, environment: Any = None, msg: Any = None, **_kwargs: Any) -> None:
-        if self._reply is not None and not self._reply.ready():
-            self._reply.set(getattr(msg, "data", None) or {})
-
-    def install(self, is_master: bool) -> None:
-        global active_credentials
-        if is_master:
-            self.runner.register_message(MSG_CREDENTIALS_REQUEST, self.on_request)
-        else:
-            self.runner.register_message(MSG_CREDENTIALS, self.on_reply)
-            active_credentials = self
-
-    def fetch(self, timeout_s: float = CREDENTIALS_WAIT_S) -> tuple[str, str]:
-        """(text of credentials.json, where it came from); RuntimeError if none came."""
-        if self._reply is None or (self._reply.ready() and "text" not in self._reply.value):
-            self._reply = AsyncResult()
-            self.runner.send_message(MSG_CREDENTIALS_REQUEST, {})
-        try:
-            reply = self._reply.get(timeout=timeout_s)
-        except gevent.Timeout as exc:
-            raise RuntimeError(f"the master sent no credentials within {timeout_s:.0f} s") from exc
-        if "text" not in reply:
-            raise RuntimeError(str(reply.get("error", "the master sent no credentials")))
-        return str(reply["text"]), str(reply.get("source", "master"))
-
-
-# The worker's client, for locustfiles/_users.py (set by the plugin at init on a worker).
-active_credentials: CredentialsFromMaster | None = None

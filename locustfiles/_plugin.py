@@ -16,7 +16,7 @@ import signal
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import gevent
 import locust.runners
@@ -43,19 +43,21 @@ from lab.contract import (
     RunFolder,
     new_run_id,
 )
-from locustfiles import _delivery, _tracing
+from locustfiles import _accounts, _delivery, _tracing, _transactions
 from locustfiles._checks import check_record
 from locustfiles._events import EventLog
 from locustfiles._guard import install_guard
 from locustfiles._load_plan import LoadPlanMonitor
 from locustfiles._metrics import LocustCollector, serve_metrics
-from locustfiles._record import RequestRecorder, count_record_rows, rows_by_worker
+from locustfiles._record import PartWriter, RequestRecorder, count_record_rows, rows_by_worker
 from locustfiles._settings import LabSettings, SettingsError, settings_from_options
 from locustfiles._shapes import CommonOptions, LabShape, StepVerdict, resolve_stages
 from locustfiles._targets import load_run_targets
 from locustfiles._users import LabUser
 
 logger = logging.getLogger("locustfiles")
+
+_Writer = TypeVar("_Writer", bound=PartWriter)
 
 RECORD_WAIT_S = 10.0
 HEALTH_POLL_S = 1.0
@@ -76,14 +78,14 @@ class LabPlugin:
         self.settings: LabSettings | None = None
         self.events_log: EventLog | None = None
         self.recorder: RequestRecorder | None = None
+        self.transactions: _transactions.TransactionRecorder | None = None
         self.tracing: _tracing.LabTracing | None = None
         self.metrics_server: Any = None
         self._health: gevent.Greenlet | None = None
-        # Record parts and logins over Locust's messaging (_delivery.py): a worker's way of
+        # Record parts over Locust's messaging (_delivery.py): a worker's way of
         # delivering is its own setting; the master receives parts from remote workers.
         self.delivery_mode = _delivery.DELIVERY_AUTO
         self.parts_received = _delivery.PartReceiver(self._master_runs_dir)
-        self.credentials = _delivery.CredentialsFromMaster(self.runner, self._master_runs_dir)
         # A run started from Locust's web UI (or its HTTP API): the master owns its folder.
         self.web_ui = False
         self._reset_run_state()
@@ -119,6 +121,16 @@ class LabPlugin:
         except trace_sampling.SamplingSettingError as exc:
             sys.stderr.write(f"locustfiles: {exc}\n")
             raise SystemExit(EXIT_BAD_INPUT) from exc
+        # Every user class's roles, before LAB_SCENARIO narrows them: master and workers
+        # register the same account hand-out messages whatever the UI picks later.
+        _accounts.prepare(
+            self.environment,
+            {
+                cls.preferred_roles
+                for cls in self.environment.user_classes
+                if issubclass(cls, LabUser)
+            },
+        )
         self._restrict_scenario(settings.scenario)
         if self.is_worker or self.is_master:
             self._install_delivery()
@@ -166,7 +178,6 @@ class LabPlugin:
                 raise SystemExit(EXIT_BAD_INPUT) from exc
         else:
             self.runner.register_message(_delivery.MSG_PART_CHUNK, self.parts_received.on_chunk)
-        self.credentials.install(is_master=self.is_master)
 
     def _master_runs_dir(self) -> Path | None:
         return self.settings.runs_dir if self.settings is not None else None
@@ -263,8 +274,13 @@ class LabPlugin:
             if self.recorder is not None:
                 self.recorder.stop_timer()
                 self.recorder.flush()
-            self.recorder = self._new_recorder(settings)
+            self.recorder = self._new_part_writer(RequestRecorder, settings)
         self.recorder.start_timer()
+        if self.transactions is None or self.transactions.run_id != settings.run_id:
+            self._flush_transactions()
+            self.transactions = self._new_part_writer(_transactions.TransactionRecorder, settings)
+            _transactions.activate(self.transactions)
+        self.transactions.start_timer()
         if _tracing.tracing_disabled_by_environ():
             return
         if self.tracing is not None and self.tracing.run_id != settings.run_id:
@@ -276,9 +292,10 @@ class LabPlugin:
             )
             _tracing.activate(self.tracing)
 
-    def _new_recorder(self, settings: LabSettings) -> RequestRecorder:
-        """A local process or a worker sharing the master's folder writes its parts there;
-        a worker that does not sends them to the master (_delivery.py)."""
+    def _new_part_writer(self, kind: type[_Writer], settings: LabSettings) -> _Writer:
+        """A record's writer (requests or transactions). A local process, or a worker sharing
+        the master's folder, writes its parts there; a worker that does not sends them to the
+        master (_delivery.py)."""
         if not self.is_worker:
             folder = settings.folder
             sink = None
@@ -297,14 +314,16 @@ class LabPlugin:
                     settings.run_id,
                     _delivery.chunk_bytes(),
                     transport_errors=(RPCError,),
+                    record=kind.record,
                 )
+            where = _delivery.RECORD_FOLDERS[kind.record](own, self.worker_id)
             logger.info(
                 "lab: worker %s %s", self.worker_id,
-                "sends its record parts to the master" if remote
-                else f"writes its record parts to {own.worker_requests(self.worker_id)}",
+                f"sends its {kind.label} parts to the master" if remote
+                else f"writes its {kind.label} parts to {where}",
             )  # fmt: skip
-        return RequestRecorder(
-            folder.worker_requests(self.worker_id),
+        return kind(
+            _delivery.RECORD_FOLDERS[kind.record](folder, self.worker_id),
             self.worker_id,
             settings.run_id,
             flush_seconds=settings.record_flush_seconds,
@@ -365,13 +384,20 @@ class LabPlugin:
     def on_request(self, **kwargs: Any) -> None:
         if self.recorder is not None:
             self.recorder.on_request(**kwargs)
+        _transactions.note_request(**kwargs)
         if self.tracing is not None:
             self.tracing.on_request(**kwargs)
+
+    def _flush_transactions(self) -> None:
+        if self.transactions is not None:
+            self.transactions.stop_timer()
+            self.transactions.flush()
 
     def on_test_stop(self, environment: Environment, **_kwargs: Any) -> None:
         if self.recorder is not None:
             self.recorder.stop_timer()
             self.recorder.flush()
+        self._flush_transactions()
         if self.is_worker or self.load_started_at is None or self.load_stopped_at is not None:
             return
         self.load_stopped_at = time.monotonic()
@@ -543,6 +569,7 @@ class LabPlugin:
         if self.recorder is not None:
             self.recorder.stop_timer()
             self.recorder.flush()
+        self._flush_transactions()
         if self.tracing is not None:
             self.tracing.shutdown(timeout_s=3.0)
             if self.tracing.tail:

@@ -57,8 +57,16 @@ def _status_of(response: Any) -> int:
         return 0
 
 
-class RequestRecorder:
-    """Listens on `events.request` of a local runner or a worker."""
+class PartWriter:
+    """Buffers rows of one schema in columns and writes them as complete Parquet parts.
+
+    Shared by the per-request record and the workflow transactions record
+    (`_transactions.py`): the same flushing, naming and atomic rename for both.
+    """
+
+    schema: pa.Schema = REQUEST_SCHEMA
+    label = "per-request record"
+    record = "requests"  # the run folder's record it belongs to (_delivery.RECORD_FOLDERS)
 
     def __init__(
         self,
@@ -78,7 +86,7 @@ class RequestRecorder:
         self.rows_written = 0
         self.rows_seen = 0
         self.parts_written = 0
-        self._columns: dict[str, list[Any]] = {field.name: [] for field in REQUEST_SCHEMA}
+        self._columns: dict[str, list[Any]] = {field.name: [] for field in self.schema}
         self._last_flush = time.monotonic()
         self._seq = self._next_seq() if sink is None else 0
         self._timer: gevent.Greenlet | None = None
@@ -90,6 +98,53 @@ class RequestRecorder:
             int(m.group(1)) for p in self.folder.iterdir() if (m := _PART_PATTERN.match(p.name))
         ]
         return max(seqs, default=-1) + 1
+
+    # --- writing --------------------------------------------------------------------------
+    def flush(self) -> None:
+        """Write buffered rows as one complete part; never raises (the run goes on)."""
+        self._last_flush = time.monotonic()
+        count = len(self._columns["name"])
+        if count == 0:
+            return
+        columns, self._columns = self._columns, {field.name: [] for field in self.schema}
+        table = pa.Table.from_pydict(columns, schema=self.schema)
+        # The number is taken before the sink runs: a sink that yields (a remote worker's
+        # upload) may see another flush start meanwhile, which must not reuse it.
+        seq, self._seq = self._seq, self._seq + 1
+        try:
+            buffer = pa.BufferOutputStream()
+            pq.write_table(table, buffer, compression="zstd")
+            self.sink(seq, buffer.getvalue().to_pybytes(), count)
+        except OSError as exc:
+            logger.error(
+                "%s: could not deliver part %d (%d rows lost): %s", self.label, seq, count, exc
+            )
+            return
+        self.parts_written += 1
+        self.rows_written += count
+
+    def _write_part(self, seq: int, payload: bytes, _rows: int) -> None:
+        atomic_write(self.folder / f"part-{seq:06d}.parquet", payload)
+
+    def start_timer(self) -> None:
+        if self._timer is None:
+            self._timer = gevent.spawn(self._flush_periodically)
+
+    def stop_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.kill(block=False)
+            self._timer = None
+
+    def _flush_periodically(self) -> None:
+        interval = min(0.5, self.flush_seconds)
+        while True:
+            gevent.sleep(interval)
+            if time.monotonic() - self._last_flush >= self.flush_seconds:
+                self.flush()
+
+
+class RequestRecorder(PartWriter):
+    """Listens on `events.request` of a local runner or a worker."""
 
     # --- listener -------------------------------------------------------------------------
     def on_request(
@@ -124,49 +179,6 @@ class RequestRecorder:
         self.rows_seen += 1
         if len(columns["name"]) >= self.flush_rows:
             self.flush()
-
-    # --- writing --------------------------------------------------------------------------
-    def flush(self) -> None:
-        """Write buffered rows as one complete part; never raises (the run goes on)."""
-        self._last_flush = time.monotonic()
-        count = len(self._columns["name"])
-        if count == 0:
-            return
-        columns, self._columns = self._columns, {field.name: [] for field in REQUEST_SCHEMA}
-        table = pa.Table.from_pydict(columns, schema=REQUEST_SCHEMA)
-        # The number is taken before the sink runs: a sink that yields (a remote worker's
-        # upload) may see another flush start meanwhile, which must not reuse it.
-        seq, self._seq = self._seq, self._seq + 1
-        try:
-            buffer = pa.BufferOutputStream()
-            pq.write_table(table, buffer, compression="zstd")
-            self.sink(seq, buffer.getvalue().to_pybytes(), count)
-        except OSError as exc:
-            logger.error(
-                "per-request record: could not deliver part %d (%d rows lost): %s", seq, count, exc
-            )
-            return
-        self.parts_written += 1
-        self.rows_written += count
-
-    def _write_part(self, seq: int, payload: bytes, _rows: int) -> None:
-        atomic_write(self.folder / f"part-{seq:06d}.parquet", payload)
-
-    def start_timer(self) -> None:
-        if self._timer is None:
-            self._timer = gevent.spawn(self._flush_periodically)
-
-    def stop_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.kill(block=False)
-            self._timer = None
-
-    def _flush_periodically(self) -> None:
-        interval = min(0.5, self.flush_seconds)
-        while True:
-            gevent.sleep(interval)
-            if time.monotonic() - self._last_flush >= self.flush_seconds:
-                self.flush()
 
 
 def record_parts(run_dir: Path) -> list[Path]:

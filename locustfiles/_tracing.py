@@ -48,6 +48,7 @@ from opentelemetry.sdk.trace.sampling import TraceIdRatioBased
 
 from lab import trace_sampling
 from lab.run_token import RUN_TOKEN_BAGGAGE, key_from_environ, run_token
+from lab.schemas import WORKFLOW_METHOD
 from locustfiles._otlp import (
     KIND_CLIENT,
     KIND_INTERNAL,
@@ -73,12 +74,24 @@ _now_ns = time.time_ns
 class TraceScope:
     """The trace a greenlet is in: its task span (or, outside a task, a lone request's)."""
 
-    __slots__ = ("keep", "pending", "sampled", "span_id", "trace_id", "traceparent")
+    __slots__ = (
+        "keep",
+        "pending",
+        "sampled",
+        "span_id",
+        "task_attributes",
+        "task_error",
+        "trace_id",
+        "traceparent",
+    )
 
     def __init__(self, trace_id: int, span_id: int, sampled: bool, keep: bool = True) -> None:
         self.trace_id = trace_id
         self.span_id = span_id
         self.sampled = sampled
+        # What a workflow transaction adds to its task span (`end_workflow`).
+        self.task_attributes: dict[str, Any] | None = None
+        self.task_error = ""
         # Tail sampling: whether the task's spans are exported, and those waiting to know.
         self.keep = keep
         self.pending: list[FinishedSpan] | None = None
@@ -274,6 +287,29 @@ class LabTracing:
         if scope is not None and (slow or exception is not None):
             scope.keep = True
 
+    def end_workflow(
+        self, name: str, duration_ms: float, failure: str | None, requests: int
+    ) -> None:
+        """A workflow transaction ends inside its task: its task span is the transaction's span.
+
+        The span gets `lab.workflow` and its outcome, an ERROR status when it failed; with
+        tail sampling a failed or slow transaction (per workflow name, as for requests)
+        keeps its trace, so a slow POS sale opens as one trace even when no step was slow.
+        """
+        scope = _current.get()
+        if scope is None:
+            return
+        scope.task_attributes = {
+            "lab.workflow": name,
+            "lab.workflow.requests": requests,
+            "lab.workflow.success": failure is None,
+        }
+        scope.task_error = failure or ""
+        if self.tail:
+            slow = self.judge.is_slow(WORKFLOW_METHOD, name, duration_ms)
+            if slow or failure is not None:
+                scope.keep = True
+
     def run_task(self, function: Callable[..., Any], user: Any, *args: Any, **kwargs: Any) -> Any:
         """Run `function(user, …)` as the INTERNAL root span `<UserClass>.<task>` of a trace.
 
@@ -293,6 +329,8 @@ class LabTracing:
             _current.reset(token)
             attributes = user.span_attributes()
             attributes["lab.task"] = function.__name__
+            if scope.task_attributes:
+                attributes.update(scope.task_attributes)
             self._record(
                 FinishedSpan(
                     scope.trace_id,
@@ -303,6 +341,8 @@ class LabTracing:
                     start,
                     _now_ns(),
                     attributes,
+                    STATUS_ERROR if scope.task_error else 0,
+                    scope.task_error,
                 ),
                 scope,
             )

@@ -1,11 +1,14 @@
 """What every lab user shares: a credential, tenant checks, content checks, traced tasks.
 
-- Each user takes the next credential of `runs/credentials.json`, interleaved
-  by tenant, so users spread across shops.
+- Each user takes an account of `runs/credentials.json` when it starts, from the one ledger
+  of the master (or single process) through `_accounts` (locust-plugins' `Distributor`):
+  users of different workers never share an account while a free one is left, and a user
+  that stops gives its account back.
 - `context()` puts the scenario and tenant on every request event, so the
   per-request record knows them.
 - Every task runs inside a task span (see `_tracing`); `__init_subclass__`
-  wraps the class's tasks, so a scenario author writes plain `@task`s.
+  wraps the class's tasks, so a scenario author writes plain `@task`s. A task marked
+  `@workflow("…")` is also one workflow transaction (`_transactions`).
 - Responses are checked for content, and every JSON object carrying a
   `tenant_id` (and every page's `<body data-tenant-id>`) must be the user's
   own tenant, else the request fails as `TenantLeak` (the checks themselves
@@ -16,7 +19,6 @@ from __future__ import annotations
 
 import functools
 import json
-import logging
 import random
 import re
 import time
@@ -27,19 +29,9 @@ from typing import Any
 from locust import User
 from locust.exception import StopUser
 
-from locustfiles import _delivery, _tracing
-from locustfiles._credentials import (
-    Credential,
-    CredentialPool,
-    CredentialsError,
-    CredentialsNotFound,
-    credentials_path,
-    load_credentials,
-    parse_credentials,
-)
+from locustfiles import _accounts, _tracing, _transactions
+from locustfiles._credentials import Credential
 from locustfiles._tenant_checks import ContentError, json_problem, page_problem
-
-logger = logging.getLogger("locustfiles")
 
 CSRF_INPUT = re.compile(r"name=\"csrfmiddlewaretoken\" value=\"([^\"]+)\"")
 SEARCH_WORDS = ("ring", "gold", "silver", "necklace", "bracelet", "earring", "pendant", "chain")
@@ -66,45 +58,19 @@ def select_options(html: str, select_name: str) -> list[str]:
     return [v for v in re.findall(r"<option value=\"([^\"]*)\"", match.group(1)) if v]
 
 
-# --- credentials, shared by all users of this process --------------------------------------
-_pool: CredentialPool | None = None
-
-
-def credential_pool(environment: Any) -> CredentialPool:
-    global _pool
-    if _pool is None:
-        runner = getattr(environment, "runner", None)
-        offset = int(getattr(runner, "worker_index", 0) or 0) * 7  # workers start apart
-        _pool = CredentialPool(_worker_or_local_credentials(), offset=offset)
-    return _pool
-
-
-def _worker_or_local_credentials() -> list[Credential]:
-    """This host's credentials.json; on a worker without one, the master's copy."""
-    try:
-        return load_credentials(credentials_path())
-    except CredentialsNotFound:
-        client = _delivery.active_credentials
-        if client is None:
-            raise
-        try:
-            text, source = client.fetch()
-        except RuntimeError as exc:
-            raise CredentialsError(f"no {credentials_path()} here and {exc}") from exc
-        logger.info("lab: credentials for this worker's users from %s", source)
-        return parse_credentials(text, source)
-
-
 def _traced_task(function: Callable[..., Any]) -> Callable[..., Any]:
     if getattr(function, "_lab_traced", False):
         return function
+    workflow = _transactions.workflow_name(function)
+    # A workflow's transaction runs inside the task's trace scope: its span is the task span.
+    body = function if workflow is None else _transactions.as_transaction(workflow, function)
 
     @functools.wraps(function)
     def run(user: LabUser, *args: Any, **kwargs: Any) -> Any:
         tracing = _tracing.active()
         if tracing is None:
-            return function(user, *args, **kwargs)
-        return tracing.run_task(function, user, *args, **kwargs)
+            return body(user, *args, **kwargs)
+        return tracing.run_task(body, user, *args, **kwargs)
 
     run._lab_traced = True  # type: ignore[attr-defined]
     return run
@@ -127,9 +93,10 @@ class LabUser(User):
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
-        self.credential: Credential = credential_pool(environment).take(self.preferred_roles)
-        self.tenant_id = self.credential.tenant_id
-        self._context = {"scenario": type(self).__name__, "tenant_id": self.tenant_id}
+        # Taken in on_start (the user's own greenlet waits for the master's answer there).
+        self.credential: Credential | None = None
+        self.tenant_id: int | None = None
+        self._context = {"scenario": type(self).__name__, "tenant_id": None}
         self.signed_in_again = 0
         tracing = _tracing.active()
         if tracing is not None:
@@ -148,6 +115,9 @@ class LabUser(User):
         }
 
     def on_start(self) -> None:
+        self.credential = _accounts.take(self.environment, self.preferred_roles)
+        self.tenant_id = self.credential.tenant_id
+        self._context = {"scenario": type(self).__name__, "tenant_id": self.tenant_id}
         login = _traced_task(type(self).login)
         for attempt in range(3):
             if login(self):
@@ -155,6 +125,11 @@ class LabUser(User):
             time.sleep(1 + attempt)  # gevent-patched: yields to other users
         LabUser.gave_up += 1
         raise StopUser()
+
+    def on_stop(self) -> None:
+        if self.credential is not None:
+            credential, self.credential = self.credential, None  # Locust may call on_stop twice
+            _accounts.give_back(self.environment, credential)
 
     def login(self) -> bool:  # overridden by scenarios that sign in
         return True

@@ -1,8 +1,9 @@
 """The source document's advanced scenarios: whole workflows of shop staff.
 
-Each signs in through the HTML form. `POSSaleWorkflow` runs a sale as one task
-(one trace from search to the sale showing up in the list); the others are
-weighted tasks over their part of the app.
+Each signs in through the HTML form. Each runs its workflow as one task, marked
+`@workflow(...)`: one trace from its first step to its last, and one workflow transaction
+in `runs/<id>/transactions/` with its end-to-end time and success (`_transactions`), so
+"a POS sale takes p95 X s" is a figure of the report.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from locust import FastHttpUser, HttpUser, between, run_single_user, task
 
 from locustfiles import _plugin  # noqa: F401  - registers the lab's listeners
 from locustfiles._shapes import LabShape  # noqa: F401  - the load shape (LAB_PROFILE)
+from locustfiles._transactions import fail_workflow, workflow
 from locustfiles._users import LabUser, ids_in, select_options
 
 MAX_STOCK_RETRIES = 3
@@ -35,12 +37,14 @@ class POSSaleWorkflow(LabUser, HttpUser):
         return self.html_login()
 
     @task
+    @workflow("POS sale")
     def sale(self) -> None:
         with self.checked("GET", "/pos/", "/pos/") as response:
             if self.check_page(response) is None:
                 return
         candidates = self._search_products()
         if not candidates:
+            fail_workflow("NoSale: no item in stock to sell")  # a sale that never happened
             return
         customer_id = self._pick_customer()
         sale_id = self._checkout(candidates, customer_id)
@@ -104,6 +108,7 @@ class POSSaleWorkflow(LabUser, HttpUser):
                     ),
                 )
             return int(sale["id"]) if sale else None
+        fail_workflow(f"NoSale: the first {MAX_STOCK_RETRIES} items sold out first")
         return None
 
     def _find_sale(self, sale_id: int) -> None:
@@ -112,10 +117,15 @@ class POSSaleWorkflow(LabUser, HttpUser):
 
 
 class InventoryManagementWorkflow(LabUser, FastHttpUser):
-    """Paginated browsing, category and karat filters, item detail, low stock, valuation."""
+    """A stock check, one task: a page, category and karat filters, detail, low stock, valuation.
+
+    One task per workflow (the steps in the source document's order), so its transaction
+    times what a person checking stock waits for; each step is a page of its own, so a failed
+    step fails the transaction and the check goes on with the next page.
+    """
 
     weight = 1
-    wait_time = between(1, 3)
+    wait_time = between(2, 5)
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
@@ -137,39 +147,27 @@ class InventoryManagementWorkflow(LabUser, FastHttpUser):
             self.categories = select_options(html, "category") or self.categories
             self.karats = select_options(html, "karat") or self.karats
 
-    @task(3)
-    def browse_pages(self) -> None:
+    @task
+    @workflow("inventory management")
+    def stock_check(self) -> None:
         self._list(f"page={random.randint(1, 4)}")
+        if self.categories:
+            self._list(f"category={random.choice(self.categories)}")
+        if self.karats:
+            self._list(f"karat={random.choice(self.karats)}")
+        if self.item_ids:
+            self.item_detail(random.choice(self.item_ids))
+        self.low_stock()
+        self.valuation_report()
 
-    @task(2)
-    def filter_by_category(self) -> None:
-        if not self.categories:
-            self._list("page=1")
-            return
-        self._list(f"category={random.choice(self.categories)}")
-
-    @task(2)
-    def filter_by_karat(self) -> None:
-        if not self.karats:
-            self._list("page=1")
-            return
-        self._list(f"karat={random.choice(self.karats)}")
-
-    @task(3)
-    def item_detail(self) -> None:
-        if not self.item_ids:
-            self._list("page=1")
-            return
-        item_id = random.choice(self.item_ids)
+    def item_detail(self, item_id: int) -> None:
         with self.checked("GET", f"/inventory/{item_id}/", "/inventory/[id]") as response:
             self.check_page(response, marker=f'data-item-id="{item_id}"')
 
-    @task(1)
     def low_stock(self) -> None:
         with self.checked("GET", "/inventory/low-stock/", "/inventory/low-stock/") as response:
             self.check_page(response)
 
-    @task(1)
     def valuation_report(self) -> None:
         with self.checked(
             "GET", "/reports/inventory-valuation/", "/reports/inventory-valuation/"
@@ -192,6 +190,7 @@ class ReportGenerationWorkflow(LabUser, HttpUser):
         return self.html_login()
 
     @task
+    @workflow("report generation")
     def report_run(self) -> None:
         self.daily_sales()
         self.sales_by_product()
@@ -240,10 +239,13 @@ class ReportGenerationWorkflow(LabUser, HttpUser):
 
 
 class CustomerManagementWorkflow(LabUser, FastHttpUser):
-    """List, search, profile with loyalty points, ledger and purchase history."""
+    """A customer looked after, one task: the list, a search, a profile.
+
+    The profile shows loyalty points, the ledger and the purchase history on one page.
+    """
 
     weight = 1
-    wait_time = between(1, 3)
+    wait_time = between(2, 5)
 
     def __init__(self, environment: Any) -> None:
         super().__init__(environment)
@@ -256,25 +258,27 @@ class CustomerManagementWorkflow(LabUser, FastHttpUser):
         if html:
             self.customer_ids = ids_in(html, "customer-id") or self.customer_ids
 
-    @task(2)
+    @task
+    @workflow("customer management")
+    def customer_visit(self) -> None:
+        self.customer_list()
+        self.customer_search()
+        if self.customer_ids:
+            self.customer_profile(random.choice(self.customer_ids))
+        else:
+            fail_workflow("NoCustomer: neither the list nor the search showed a customer")
+
     def customer_list(self) -> None:
         with self.checked("GET", "/customers/", "/customers/") as response:
             self._remember(self.check_page(response, marker="data-customer-id"))
 
-    @task(2)
     def customer_search(self) -> None:
         letter = random.choice("abcdeghlmnrst")
         with self.checked("GET", f"/customers/?q={letter}", "/customers/") as response:
             self._remember(self.check_page(response))
 
-    @task(3)
-    def customer_profile(self) -> None:
-        if not self.customer_ids:
-            self.customer_list()
-            return
-        customer_id = random.choice(self.customer_ids)
+    def customer_profile(self, customer_id: int) -> None:
         with self.checked("GET", f"/customers/{customer_id}/", "/customers/[id]") as response:
-            # The profile shows points, the ledger and the purchase history on one page.
             self.check_page(response, marker=f'data-customer-id="{customer_id}"')
 
 

@@ -81,6 +81,12 @@ class LocustRun:
         assert parts, f"no per-request record in {self.run_dir}\n{self.output[-3000:]}"
         return pa.concat_tables(pq.read_table(p) for p in parts)
 
+    def transactions(self) -> pa.Table:
+        """The workflow transactions record (`transactions/<worker>/part-*.parquet`)."""
+        parts = sorted((self.run_dir / "transactions").glob("*/part-*.parquet"))
+        assert parts, f"no workflow transactions in {self.run_dir}\n{self.output[-3000:]}"
+        return pa.concat_tables(pq.read_table(p) for p in parts)
+
     def events(self) -> list[dict]:
         path = self.run_dir / "events.jsonl"
         if not path.is_file():

@@ -164,7 +164,7 @@ def test_master_and_two_workers_record_everything_once(live_apps, runs_dir, tmp_
     assert sorted(set(record["worker_id"].to_pylist())) == folders
     for i in range(2):  # one folder for all: the fast local case, found by the master's nonce
         log = (tmp_path / f"worker-{i}.log").read_text()
-        assert "writes its record parts to" in log, log[-3000:]
+        assert "writes its per-request record parts to" in log, log[-3000:]
 
 
 def test_a_worker_that_runs_users_before_its_init_records_them(

@@ -2,8 +2,9 @@
 
 A master and two worker processes, each worker with its own empty runs folder (no seed
 credentials, no run folder): the layout of workers on another host or in a Kubernetes pod.
-The workers find out by themselves (no nonce of the master in their folder), ask the master
-for the seed's logins and send their record parts to it in chunks. Both ways:
+The workers find out by themselves (no nonce of the master in their folder), get their
+accounts from the master's ledger (locust-plugins' Distributor) and send their record parts
+(requests and workflow transactions) to it in chunks. Both ways:
 
 - complete delivery: the master's run folder is what a one-host run leaves, the record's
   rows equal Locust's total, and nothing lands in the workers' folders;
@@ -104,8 +105,8 @@ def test_remote_workers_deliver_every_part_to_the_master(live_apps, runs_dir, tm
     logs = [(tmp_path / f"worker-{i}.log").read_text() for i in range(2)]
     assert run.returncode == 0, run.output[-3000:] + logs[0][-2000:]
     for log in logs:
-        assert "sends its record parts to the master" in log, log[-3000:]
-        assert "credentials for this worker's users from master:" in log, log[-3000:]
+        assert "sends its per-request record parts to the master" in log, log[-3000:]
+        assert "sends its workflow transactions record parts to the master" in log, log[-3000:]
     requests, failures = run.locust_total()
     assert failures == 0
     record = run.record()

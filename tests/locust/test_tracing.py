@@ -6,6 +6,7 @@ which writes the run's spans to runs/<id>/spans/.
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pyarrow as pa
@@ -58,7 +59,7 @@ def test_sampled_requests_share_their_trace_with_the_app_server_span(
             "LAB_SCENARIO": "",
             "LAB_USERS": "8",
             "LAB_SPAWN_RATE": "4",
-            "LAB_DURATION": "10s",
+            "LAB_DURATION": "12s",  # eight Argon2 sign-ins first: every class gets tasks in
             "LAB_TRACE_SAMPLE_RATIO": "1",
         },
         targets=RELAXED_TARGETS,
@@ -97,6 +98,30 @@ def test_sampled_requests_share_their_trace_with_the_app_server_span(
             assert server["run_id"] == RUN_ID  # baggage lab.run_id reached the app
             matched += 1
         assert matched > 0, f"no app server span shares a trace id with {scenario}'s record"
+
+    # A workflow transaction is its task span: marked, the parent of each of its requests'
+    # spans, and its row in the transactions record carries that trace.
+    workflow_tasks = {
+        s["trace_id"]: s
+        for s in spans
+        if s["kind"] == "INTERNAL" and "lab.workflow" in json.loads(s["attributes"])
+    }
+    assert workflow_tasks, "no workflow task span archived"
+    transactions = {row["trace_id"]: row for row in run.transactions().to_pylist()}
+    for trace_id, task in workflow_tasks.items():
+        attributes = json.loads(task["attributes"])
+        row = transactions[trace_id]
+        assert attributes["lab.workflow"] == row["name"]
+        assert attributes["lab.workflow.success"] is (row["failure"] is None)
+        assert attributes["lab.workflow.requests"] == row["requests"]
+        clients = [
+            c for c in spans if c["trace_id"] == trace_id and c["kind"] == "CLIENT"
+            and c["service_name"] == "locust"
+        ]  # fmt: skip
+        assert len(clients) == row["requests"]
+        assert all(c["parent_span_id"] == task["span_id"] for c in clients)
+        assert task["start_unix_ns"] <= min(c["start_unix_ns"] for c in clients)
+        assert task["end_unix_ns"] >= max(c["end_unix_ns"] for c in clients)
 
     # Down to the statements: an inventory page's server span is the parent of the psycopg2
     # spans of its queries and of the Redis span of its session lookup, all in the run.

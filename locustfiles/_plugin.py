@@ -45,7 +45,7 @@ from locustfiles import _tracing
 from locustfiles._breach_window import Abort, BreachWatch, breach_lines, snapshot
 from locustfiles._checks import check_record
 from locustfiles._events import EventLog
-from locustfiles._generator_cpu import CpuSaturation
+from locustfiles._generator_cpu import CPU_READING_S, CpuSaturation
 from locustfiles._guard import install_guard
 from locustfiles._load_plan import LoadPlanMonitor
 from locustfiles._metrics import LocustCollector, serve_metrics
@@ -62,6 +62,10 @@ HEALTH_POLL_S = 1.0
 # A worker's own user count reaches the master with its stats, every WORKER_REPORT_INTERVAL
 # seconds: a report older than this is a worker that stopped talking.
 REPORT_STALE_S = 2 * WORKER_REPORT_INTERVAL + 2.0
+
+# Locust reads its process's CPU this often (its default is 10 s): read before the runner
+# exists, which Locust makes after importing the locustfiles (_generator_cpu.py says why).
+locust.runners.CPU_MONITOR_INTERVAL = CPU_READING_S
 
 
 class LabPlugin:
@@ -677,6 +681,7 @@ class LabPlugin:
             ran_s=None if ran_s is None else round(ran_s, 1),
             planned_s=self.planned_s,
             reported_by_worker=dict(self.workers_requests) if self.is_master else None,
+            generator_cpu_peak_pct=self.cpu_saturation.highest if self.cpu_saturation else None,
         )
         if self.web_ui:
             self._finish_ui_meta()

@@ -52,7 +52,7 @@ from locustfiles._metrics import LocustCollector, serve_metrics
 from locustfiles._record import RequestRecorder, count_record_rows, rows_by_worker
 from locustfiles._settings import LabSettings, SettingsError, settings_from_options
 from locustfiles._shapes import SHAPES, CommonOptions, LabShape, StepVerdict, resolve_stages
-from locustfiles._targets import load_run_targets
+from locustfiles._targets import RunTargets, load_run_targets
 from locustfiles._users import LabUser
 
 logger = logging.getLogger("locustfiles")
@@ -103,6 +103,7 @@ class LabPlugin:
         self._running_since: float | None = None  # time.time() the last ramp ended
         self._finished = False
         self.breach_watch: BreachWatch | None = None  # --abort-on-breach (_breach_window.py)
+        self.abort_targets: RunTargets | None = None  # set when the run's targets arm it
         self.aborted: Abort | None = None
         self.cpu_saturation: CpuSaturation | None = None  # _generator_cpu.py
 
@@ -301,7 +302,7 @@ class LabPlugin:
             targets.generator_cpu_sustained_s,
             float(locust.runners.CPU_MONITOR_INTERVAL),
         )
-        self.breach_watch = None
+        self.breach_watch = self.abort_targets = None
         if not targets.abort_on_breach:
             return
         profile = SHAPES.get(self.settings.profile)
@@ -310,9 +311,9 @@ class LabPlugin:
             logger.info("abort on breach: not in profile %s (it stops at its breaking point)",
                         self.settings.profile)  # fmt: skip
             return
-        self.breach_watch = BreachWatch(targets, started_at)
+        self.abort_targets = targets  # the watch starts at the first plateau (_check_breach)
         detail = {
-            "window_s": self.breach_watch.window_s,
+            "window_s": BreachWatch(targets, started_at).window_s,
             "every_s": targets.abort_every_s,
             "consecutive": targets.abort_consecutive,
             "warmup_s": targets.abort_warmup_s,
@@ -445,10 +446,15 @@ class LabPlugin:
 
     def _check_breach(self) -> None:
         """--abort-on-breach: judge the windows that are due; stop the run once it has failed."""
-        watch = self.breach_watch
-        if watch is None or self.aborted is not None or not self._load_running():
+        if self.abort_targets is None or self.aborted is not None or not self._load_running():
             return
         now = time.monotonic()
+        if self.breach_watch is None:
+            if self.runner.state != STATE_RUNNING:  # users still being spawned (and signing in)
+                return
+            assert self.load_started_at is not None
+            self.breach_watch = BreachWatch(self.abort_targets, self.load_started_at, now)
+        watch = self.breach_watch
         if not watch.due(now):
             return
         found = watch.observe(now, snapshot(self.runner.stats))
@@ -658,10 +664,11 @@ class LabPlugin:
         if self.aborted is not None:
             logger.error("run %s aborted on breach: %s", self.settings.run_id,
                          self.aborted.message())  # fmt: skip
-        elif self.breach_watch is not None:
+        elif self.abort_targets is not None:
+            judged = self.breach_watch.windows_judged if self.breach_watch else 0
+            breached = self.breach_watch.windows_breached if self.breach_watch else 0
             logger.info("abort on breach: %d windows judged, %d breached, not aborted",
-                        self.breach_watch.windows_judged,
-                        self.breach_watch.windows_breached)  # fmt: skip
+                        judged, breached)  # fmt: skip
         if messages or self.aborted is not None:
             code = EXIT_BREACH
         elif untrustworthy:

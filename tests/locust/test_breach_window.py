@@ -13,6 +13,8 @@ from dataclasses import dataclass, field, replace
 import pytest
 
 from locustfiles._breach_window import (
+    ALL_API,
+    ALL_PAGES,
     ALL_REQUESTS,
     BreachWatch,
     NameCounts,
@@ -50,12 +52,34 @@ def test_p95_is_the_nearest_rank_of_the_buckets() -> None:
 def test_a_target_reached_is_breached_and_just_below_is_not() -> None:
     at = judge_window({"/api/x/": counts(40, 500)}, TARGETS)
     assert [(b.check, b.name, b.value, b.threshold) for b in at] == [
-        ("API p95", "/api/x/", 500.0, 500.0)
+        ("API p95", "/api/x/", 500.0, 500.0),
+        ("API p95", ALL_API, 500.0, 500.0),  # the pool of every API name
     ]
     assert judge_window({"/api/x/": counts(40, 499)}, TARGETS) == []
     page = judge_window({"/sales/": counts(40, 2000)}, TARGETS)  # not under /api/: page target
-    assert [(b.check, b.threshold) for b in page] == [("page p95", 2000.0)]
+    assert [(b.check, b.name, b.threshold) for b in page] == [
+        ("page p95", "/sales/", 2000.0),
+        ("page p95", ALL_PAGES, 2000.0),
+    ]
     assert judge_window({"/sales/": counts(40, 1990)}, TARGETS) == []
+
+
+def test_names_too_rare_to_judge_are_judged_together() -> None:
+    # Five API names of 5 requests each: none has 20, their pool has 25. 2 of 25 slow is 8 %:
+    # the pool's p95 is slow; 1 of 25 (4 %) is not.
+    slow = {f"/api/{i}/": counts(5, 30) for i in range(4)} | {
+        "/api/4/": NameCounts(5, 0, Counter({30: 3, 900: 2}))
+    }
+    assert [(b.check, b.name, b.value) for b in judge_window(slow, TARGETS)] == [
+        ("API p95", ALL_API, 900.0)
+    ]
+    one = {**slow, "/api/4/": NameCounts(5, 0, Counter({30: 4, 900: 1}))}
+    assert judge_window(one, TARGETS) == []
+    # Pages and API requests are pooled apart, each against its own target.
+    mixed = {"/sales/": counts(30, 900), "/api/x/": counts(30, 30)}
+    assert judge_window(mixed, TARGETS) == []
+    few = {f"/api/{i}/": counts(3, 900) for i in range(6)}  # 18 requests in all: too few
+    assert judge_window(few, TARGETS) == []
 
 
 def test_failure_ratio_per_name_and_overall() -> None:
@@ -69,7 +93,8 @@ def test_failure_ratio_per_name_and_overall() -> None:
 def test_too_few_requests_are_not_judged() -> None:
     few = {"/api/x/": counts(19, 5000, failures=19)}
     assert judge_window(few, TARGETS) == []
-    assert [b.check for b in judge_window({"/api/x/": counts(20, 5000)}, TARGETS)] == ["API p95"]
+    found = judge_window({"/api/x/": counts(20, 5000)}, TARGETS)
+    assert [(b.check, b.name) for b in found] == [("API p95", "/api/x/"), ("API p95", ALL_API)]
 
 
 @dataclass
@@ -185,6 +210,18 @@ def test_abort_detail_names_the_target_and_each_window() -> None:
     assert found.message() == (
         "API p95 of /api/x/ 900 ms >= 500 ms in each of the last 2 windows of 30 s (900 ms, 900 ms)"
     )
+
+
+def test_the_warm_up_lasts_until_the_first_plateau_when_that_comes_later() -> None:
+    watch = BreachWatch(TARGETS, load_started_at=0.0, not_before=45.0)
+    run = Run()
+    first = None
+    while first is None and run.t < 200:
+        taken = run.advance(30, 900)
+        if watch.due(run.t):
+            first = run.t
+            watch.observe(run.t, taken)
+    assert first == 50.0  # not at 20 s (warmup_s): the users were still being spawned
 
 
 def test_stats_reset_starts_the_windows_again() -> None:

@@ -22,11 +22,16 @@ would sit in every overlapping window that contains it, so N "consecutive" overl
 windows would abort on one bad second. Windows that share no request need the breach to
 last `consecutive x window_s`; judging every `every_s` only makes the abort come sooner.
 
-The p95 is the nearest rank over Locust's response-time buckets, which Locust rounds (to
-10 ms from 100 ms, to 100 ms from 1 s): within about 2 % of the exact value the final check
-computes from the per-request record. Close to a target the two can differ; the abort needs
-the breach in every window, and the exit code of an aborted run is 1 whatever the final
-check of the partial record says.
+A window's p95 is a lower bound of the exact one, so an abort never rests on rounding.
+Locust keeps response times in buckets rounded to about two significant digits
+(`locust.stats.bucket_response_time`: whole ms below 100 ms, 10 ms below 1 s, 100 ms below
+10 s, then 1 s); the final check interpolates linearly between the two closest ranks of the
+exact times. The window interpolates the same two ranks, each at the lowest time its bucket
+can hold (`bucket_floor_ms`), and interpolation never grows when its ends shrink: a bucket
+of 2000 ms holds 1950 to 2049 ms, so it does not breach a 2000 ms target; one of 2100 ms
+does, as "at least 2050 ms". A p95 within half a bucket above its target (2.5 % at most)
+is left to the final check. The exit code of an aborted run is 1 whatever the final check of the partial record
+says.
 
 No `locust` import here: the judgement is plain functions, tested in-process.
 """
@@ -82,18 +87,37 @@ def difference(before: Snapshot, after: Snapshot) -> Snapshot:
     return window
 
 
+def bucket_floor_ms(bucket: int) -> float:
+    """The lowest response time Locust rounds into `bucket` (or less: never more)."""
+    if bucket < 100:
+        return bucket - 0.5
+    if bucket < 1000:
+        return bucket - 5.0
+    if bucket < 10000:
+        return bucket - 50.0
+    return bucket - 500.0
+
+
 def p95_ms(times: Counter[int]) -> float | None:
-    """Nearest-rank 95th percentile of a bucket count."""
+    """A lower bound of the linearly interpolated 95th percentile of the times bucketed here.
+
+    Linear interpolation between the 0-based ranks `floor(0.95 (n - 1))` and the next, as
+    `_checks.py` does, with each rank at the lowest time its bucket can hold.
+    """
     total = sum(times.values())
     if total <= 0:
         return None
-    rank = math.ceil(0.95 * total)
+    position = 0.95 * (total - 1)
+    low = math.floor(position)
+    high = min(low + 1, total - 1)
+    ends: dict[int, float] = {}
     seen = 0
     for value in sorted(times):
-        seen += times[value]
-        if seen >= rank:
-            return float(value)
-    return None  # pragma: no cover - rank <= total
+        first, seen = seen, seen + times[value]
+        for rank in (low, high):
+            if first <= rank < seen:
+                ends[rank] = bucket_floor_ms(value)
+    return ends[low] + (position - low) * (ends[high] - ends[low])
 
 
 @dataclass(frozen=True)
@@ -110,7 +134,9 @@ class Breach:
     def describe(self) -> str:
         if self.check == "failure_ratio":
             return f"failure ratio of {self.name} {self.value:.2%} >= {self.threshold:.2%}"
-        return f"{self.check} of {self.name} {self.value:.0f} ms >= {self.threshold:.0f} ms"
+        return (
+            f"{self.check} of {self.name} at least {self.value:.0f} ms >= {self.threshold:.0f} ms"
+        )
 
 
 def judge_window(window: Snapshot, targets: RunTargets) -> list[Breach]:

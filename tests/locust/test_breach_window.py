@@ -7,10 +7,13 @@ happened in each window.
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field, replace
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from locustfiles._breach_window import (
     ALL_API,
@@ -19,6 +22,7 @@ from locustfiles._breach_window import (
     BreachWatch,
     NameCounts,
     Snapshot,
+    bucket_floor_ms,
     difference,
     judge_window,
     p95_ms,
@@ -43,36 +47,75 @@ def counts(requests: int, ms: int, failures: int = 0) -> NameCounts:
     return NameCounts(requests, failures, Counter({ms: requests}))
 
 
-def test_p95_is_the_nearest_rank_of_the_buckets() -> None:
-    assert p95_ms(Counter({100: 95, 900: 5})) == 100.0  # rank 95 of 100
-    assert p95_ms(Counter({100: 94, 900: 6})) == 900.0
+def test_p95_interpolates_the_lowest_times_the_buckets_can_hold() -> None:
+    # 100 values: ranks 94 and 95 (0-based), 5 % of the way from one to the other.
+    assert p95_ms(Counter({100: 95, 900: 5})) == pytest.approx(95.0 + 0.05 * (895.0 - 95.0))
+    assert p95_ms(Counter({100: 94, 900: 6})) == 895.0
+    assert p95_ms(Counter({40: 1})) == 39.5
     assert p95_ms(Counter()) is None
+    assert [bucket_floor_ms(b) for b in (7, 99, 100, 990, 1000, 9900, 10000, 59000)] == [
+        6.5, 98.5, 95.0, 985.0, 950.0, 9850.0, 9500.0, 58500.0,
+    ]  # fmt: skip
 
 
-def test_a_target_reached_is_breached_and_just_below_is_not() -> None:
-    at = judge_window({"/api/x/": counts(40, 500)}, TARGETS)
+def locust_bucket(ms: float) -> int:
+    """Locust 2.47's `locust.stats.bucket_response_time` (Locust is not imported in pytest)."""
+    if ms < 100:
+        return round(ms)
+    if ms < 1000:
+        return int(round(ms, -1))
+    if ms < 10000:
+        return int(round(ms, -2))
+    return int(round(ms, -3))
+
+
+def linear_p95(values: list[float]) -> float:
+    """The final check's p95 (`_checks.py`: linear between the two closest ranks)."""
+    ordered = sorted(values)
+    position = 0.95 * (len(ordered) - 1)
+    low = math.floor(position)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (position - low) * (ordered[high] - ordered[low])
+
+
+@given(st.lists(st.floats(0.0, 60000.0), min_size=1, max_size=300))
+def test_a_window_p95_never_exceeds_the_exact_one(values: list[float]) -> None:
+    """So an abort never rests on Locust's rounding: breached in the window, breached exactly."""
+    buckets = Counter(locust_bucket(v) for v in values)
+    assert p95_ms(buckets) <= linear_p95(values) + 1e-9
+
+
+def test_a_target_reached_is_breached_and_a_bucket_that_may_be_below_is_not() -> None:
+    # A bucket of 500 ms holds 495-505 ms: it may be under the 500 ms target, so no breach.
+    assert judge_window({"/api/x/": counts(40, 500)}, TARGETS) == []
+    at = judge_window({"/api/x/": counts(40, 510)}, TARGETS)  # 505-515 ms: at least 505
     assert [(b.check, b.name, b.value, b.threshold) for b in at] == [
-        ("API p95", "/api/x/", 500.0, 500.0),
-        ("API p95", ALL_API, 500.0, 500.0),  # the pool of every API name
+        ("API p95", "/api/x/", 505.0, 500.0),
+        ("API p95", ALL_API, 505.0, 500.0),  # the pool of every API name
     ]
-    assert judge_window({"/api/x/": counts(40, 499)}, TARGETS) == []
-    page = judge_window({"/sales/": counts(40, 2000)}, TARGETS)  # not under /api/: page target
-    assert [(b.check, b.name, b.threshold) for b in page] == [
-        ("page p95", "/sales/", 2000.0),
-        ("page p95", ALL_PAGES, 2000.0),
+    exactly = replace(TARGETS, api_p95_ms=505.0)  # the lower bound exactly at the target
+    assert [b.name for b in judge_window({"/api/x/": counts(40, 510)}, exactly)] == [
+        "/api/x/",
+        ALL_API,
     ]
-    assert judge_window({"/sales/": counts(40, 1990)}, TARGETS) == []
+    assert judge_window({"/api/x/": counts(40, 510)}, replace(TARGETS, api_p95_ms=505.5)) == []
+    page = judge_window({"/sales/": counts(40, 2100)}, TARGETS)  # not under /api/: page target
+    assert [(b.check, b.name, b.value, b.threshold) for b in page] == [
+        ("page p95", "/sales/", 2050.0, 2000.0),
+        ("page p95", ALL_PAGES, 2050.0, 2000.0),
+    ]
+    assert judge_window({"/sales/": counts(40, 2000)}, TARGETS) == []
 
 
 def test_names_too_rare_to_judge_are_judged_together() -> None:
     # Five API names of 5 requests each: none has 20, their pool has 25. 2 of 25 slow is 8 %:
-    # the pool's p95 is slow; 1 of 25 (4 %) is not.
+    # the pool's p95 is slow (ranks 22 and 23, 80 % of the way); 1 of 25 (4 %) is not.
     slow = {f"/api/{i}/": counts(5, 30) for i in range(4)} | {
         "/api/4/": NameCounts(5, 0, Counter({30: 3, 900: 2}))
     }
-    assert [(b.check, b.name, b.value) for b in judge_window(slow, TARGETS)] == [
-        ("API p95", ALL_API, 900.0)
-    ]
+    [pool] = judge_window(slow, TARGETS)
+    assert (pool.check, pool.name) == ("API p95", ALL_API)
+    assert pool.value == pytest.approx(29.5 + 0.8 * (895.0 - 29.5))
     one = {**slow, "/api/4/": NameCounts(5, 0, Counter({30: 4, 900: 1}))}
     assert judge_window(one, TARGETS) == []
     # Pages and API requests are pooled apart, each against its own target.
@@ -203,12 +246,13 @@ def test_abort_detail_names_the_target_and_each_window() -> None:
     detail = found.detail()
     assert detail["check"] == "API p95"
     assert detail["name"] == "/api/x/"
-    assert detail["values"] == [900.0, 900.0]
+    assert detail["values"] == [895.0, 895.0]  # the 900 ms bucket holds 895-905 ms
     assert detail["threshold"] == 500.0
     assert detail["window_s"] == 30.0
     assert detail["windows"] == 2
     assert found.message() == (
-        "API p95 of /api/x/ 900 ms >= 500 ms in each of the last 2 windows of 30 s (900 ms, 900 ms)"
+        "API p95 of /api/x/ at least 895 ms >= 500 ms in each of the last 2 windows of 30 s "
+        "(895 ms, 895 ms)"
     )
 
 

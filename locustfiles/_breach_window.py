@@ -1,7 +1,8 @@
 """Abort on breach: is a target breached now, window after window? (`lab run --abort-on-breach`)
 
 The master (or the single local process) takes a snapshot of Locust's stats every `every_s`
-seconds once `warmup_s` have passed since the load started. On a master these stats are the
+seconds once `warmup_s` have passed since the load started and the first stage's users all
+run (`not_before`: their sign-ins are not judged). On a master these stats are the
 aggregate of every worker's reports (each worker reports every 3 s), so the master decides
 for the whole run. At each snapshot it judges the last `consecutive` back-to-back windows of
 `window_s` seconds, each the difference of two snapshots, with the targets of the final check
@@ -30,8 +31,8 @@ exact times. The window interpolates the same two ranks, each at the lowest time
 can hold (`bucket_floor_ms`), and interpolation never grows when its ends shrink: a bucket
 of 2000 ms holds 1950 to 2049 ms, so it does not breach a 2000 ms target; one of 2100 ms
 does, as "at least 2050 ms". A p95 within half a bucket above its target (2.5 % at most)
-is left to the final check. The exit code of an aborted run is 1 whatever the final check of the partial record
-says.
+is left to the final check. The exit code of an aborted run is 1 whatever the final check
+of the partial record says.
 
 No `locust` import here: the judgement is plain functions, tested in-process.
 """

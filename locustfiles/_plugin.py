@@ -711,6 +711,8 @@ class LabPlugin:
         meta.update(ended_at=now_iso(), status=status)
         if status == STATUS_INTERRUPTED:
             meta["stopped_by"] = "web UI"
+        if self.aborted is not None:
+            meta["abort_reason"] = ABORT_REASON_BREACH  # as `lab run` records it
         write_meta(self.settings.run_dir, meta)
         logger.info("lab run %s: %s, results in %s", self.settings.run_id, status,
                     self.settings.run_dir)  # fmt: skip

@@ -77,6 +77,11 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument(
         "--local", action="store_true", help="run Locust as a local process (default)"
     )
+    run.add_argument(
+        "--abort-on-breach",
+        action="store_true",
+        help="stop early once a target stays breached ([abort] of lab/targets.toml); exit 1",
+    )
     run.add_argument("--prometheus", help="Prometheus URL for the report")
     run.add_argument("--jaeger-url", help="Jaeger UI URL for trace links")
     _add_target_options(run)

@@ -17,6 +17,7 @@ from lab import query_budget
 from lab.across_runs import ALPHA, AcrossRuns, adjust, compare_across_runs, spread_of
 from lab.contract import RunFolder
 from lab.errors import EXIT_BREACH, EXIT_OK, LabError
+from lab.health import assess
 from lab.machine_load import condition_differences
 from lab.noise_floor import PERCENTILES, NoiseFloor, PerRun, read_floor
 from lab.resample import quantile_linear
@@ -124,6 +125,25 @@ def condition_warnings(samples: list[RunSample]) -> list[str]:
                 f"{base.run_id} and {other.run_id} ran under different machine conditions: "
                 + "; ".join(found)
                 + " (the difference may be the machine, not the code)"
+            )
+    return warnings
+
+
+def trust_warnings(run_dirs: list[Path]) -> list[str]:
+    """Runs whose numbers may be the load generator's (lab.health), or that stopped early."""
+    warnings = []
+    for run_dir in run_dirs:
+        folder = RunFolder(run_dir)
+        health = assess(run_dir, read_json(folder.meta), len(folder.request_parts()))
+        if health.untrustworthy_reasons:
+            warnings.append(
+                f"{run_dir.name} is not trustworthy, its timings may be the load generator's: "
+                + "; ".join(health.untrustworthy_reasons)
+            )
+        if health.aborted_on_breach is not None:
+            warnings.append(
+                f"{run_dir.name} was aborted on breach ({health.aborted_on_breach}): "
+                "it covers the run only until then"
             )
     return warnings
 
@@ -391,7 +411,9 @@ def run_compare(
         raise LabError("compare needs at least two runs: lab compare A B [C...]")
     sides = [Side([load_sample(d) for d in group]) for group in groups]
     samples = [s for side in sides for s in side.runs]
-    for warning in check_comparable(samples, force) + condition_warnings(samples):
+    dirs = [d for group in groups for d in group]
+    warnings = check_comparable(samples, force) + condition_warnings(samples) + trust_warnings(dirs)
+    for warning in warnings:
         print(f"warning: {warning}", file=sys.stderr)
     floor, floor_line = usable_floor(noise_floor, samples)
     print(floor_line)

@@ -27,6 +27,7 @@ from pathlib import Path
 from types import ModuleType
 
 __all__ = [
+    "ABORT_REASON_BREACH",
     "CREDENTIALS_FILE_NAME",
     "DEFAULT_PROFILE",
     "DEFAULT_RUNS_DIR",
@@ -256,7 +257,7 @@ EXIT_INTERRUPTED = 130  # `lab run` stopped by Ctrl-C or SIGTERM: results kept, 
 STATUS_RUNNING = "running"  # meta.json while the run goes on (or after a crash of `lab run`)
 STATUS_COMPLETED = "completed"  # run_finished written and the planned duration ran
 STATUS_INTERRUPTED = "interrupted"  # stopped by Ctrl-C / SIGINT / SIGTERM (or the UI's stop)
-STATUS_ABORTED = "aborted"  # the master or Compose died, or the run ended short on its own
+STATUS_ABORTED = "aborted"  # the master or Compose died, the run ended short, or it was aborted
 STATUS_FAILED_TO_START = "failed_to_start"  # the load never started
 STATUSES = (
     STATUS_RUNNING,
@@ -266,12 +267,24 @@ STATUSES = (
     STATUS_FAILED_TO_START,
 )
 
+# A run the master stopped on purpose writes a `run_aborted` event {"reason": ...} and ends
+# `aborted`; the reasons:
+ABORT_REASON_BREACH = "breach"  # --abort-on-breach: a target breached window after window
+
 # Events (runs/<id>/events.jsonl, written by the master) after which the numbers may reflect
-# the load generator rather than the app: a lost worker, a saturated CPU, requests missing
-# from the record (`record_part_lost`: a remote worker's part never arrived whole), users
-# that were not the planned ones.
+# the load generator rather than the app: a lost worker, a saturated CPU (Locust's one-reading
+# 90 % warning, or the lab's 80 % for `generator_cpu_sustained_s`), requests missing from the
+# record (`record_part_lost`: a remote worker's part never arrived whole), users that were
+# not the planned ones.
 UNTRUSTWORTHY_EVENTS = frozenset(
-    {"cpu_warning", "worker_lost", "record_incomplete", "record_part_lost", "load_off_plan"}
+    {
+        "cpu_warning",
+        "generator_saturated",
+        "worker_lost",
+        "record_incomplete",
+        "record_part_lost",
+        "load_off_plan",
+    }
 )
 
 # --- the seed's credentials record -----------------------------------------------------------

@@ -8,8 +8,12 @@ The status of a run follows from its events.jsonl (written by the Locust master)
 - `interrupted`: `lab run` was stopped (Ctrl-C, SIGINT, SIGTERM) or the UI's stop button was
   pressed before the plan ran out;
 - `failed_to_start`: the load never started (no `load_started` event);
-- `aborted`: anything else: the master or Compose died (no `run_finished`), or the run
-  ended short on its own.
+- `aborted`: the master stopped it on purpose (a `run_aborted` event: `--abort-on-breach`
+  saw a target breached window after window; its reason is kept), or anything else: the
+  master or Compose died (no `run_finished`), or the run ended short on its own.
+
+An abort on breach is a verdict, not missing evidence: the report calls such a run FAIL
+(exit 1) with the abort's reason, where any other status but `completed` is PARTIAL.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from lab.contract import (
+    ABORT_REASON_BREACH,
     STATUS_ABORTED,
     STATUS_COMPLETED,
     STATUS_FAILED_TO_START,
@@ -69,6 +74,8 @@ def status_from_events(events_file: Path, *, interrupted: bool) -> str:
     finished = [e for e in events if e["kind"] == "run_finished"]
     if "load_started" not in kinds:
         return STATUS_INTERRUPTED if interrupted else STATUS_FAILED_TO_START
+    if "run_aborted" in kinds:  # the master stopped it (and a later Ctrl-C changes nothing)
+        return STATUS_ABORTED
     if finished:
         detail = finished[-1].get("detail") or {}
         planned, ran = detail.get("planned_s"), detail.get("ran_s")
@@ -89,6 +96,8 @@ class Health:
     locust_exit_code: int | None = None
     lost_workers: list[str] = field(default_factory=list)  # one line per lost worker
     off_plan: list[str] = field(default_factory=list)  # one line per off-plan window
+    saturated: list[str] = field(default_factory=list)  # one line per saturated generator
+    aborted_on_breach: str | None = None  # the abort's reason, when --abort-on-breach fired
 
     @property
     def partial(self) -> bool:
@@ -96,13 +105,13 @@ class Health:
 
     @property
     def untrustworthy_reasons(self) -> list[str]:
-        detailed = {"worker_lost", "load_off_plan"}  # one line each, below
+        detailed = {"worker_lost", "load_off_plan", "generator_saturated"}  # one line each
         reasons = [
             f"{self.event_counts[kind]} x {kind}"
             for kind in sorted((UNTRUSTWORTHY_EVENTS | {"untrustworthy"}) - detailed)
             if self.event_counts[kind]
         ]
-        return reasons + self.lost_workers + self.off_plan
+        return reasons + self.lost_workers + self.off_plan + self.saturated
 
     @property
     def trustworthy(self) -> bool:
@@ -158,23 +167,54 @@ def _off_plan_lines(events: list[dict[str, Any]]) -> list[str]:
     return lines
 
 
+def _saturated_lines(events: list[dict[str, Any]]) -> list[str]:
+    lines = []
+    for event in events:
+        if event["kind"] != "generator_saturated":
+            continue
+        d = event.get("detail")
+        d = d if isinstance(d, dict) else {}
+        lines.append(
+            f"load generator {d.get('worker', '?')} above {d.get('threshold_pct', '?')} % CPU "
+            f"for {d.get('above_s', '?')} s (peak {d.get('cpu_peak_pct', '?')} %) from "
+            f"{event.get('ts', '?')}: its timings may be its own"
+        )
+    return lines
+
+
+def breach_abort(events: list[dict[str, Any]]) -> str | None:
+    """The reason of an abort on breach (`run_aborted`, reason breach), or None."""
+    for event in events:
+        detail = event.get("detail")
+        if (
+            event["kind"] == "run_aborted"
+            and isinstance(detail, dict)
+            and detail.get("reason") == ABORT_REASON_BREACH
+        ):
+            return str(detail.get("message") or "a target was breached")
+    return None
+
+
 def assess(run_dir: Path, meta: dict[str, Any] | None, request_parts: int) -> Health:
     status = str(meta.get("status", "unknown")) if meta else "missing"
     health = Health(status=status)
+    folder = RunFolder(run_dir)
+    events, health.bad_event_lines = read_events(folder.events)
+    if status == STATUS_ABORTED:
+        health.aborted_on_breach = breach_abort(events)
     if meta is None:
         health.partial_reasons.append("meta.json missing or unreadable")
-    elif status != STATUS_COMPLETED:
+    elif status != STATUS_COMPLETED and health.aborted_on_breach is None:
         health.partial_reasons.append(_STATUS_PROBLEMS.get(status, f"status {status!r}"))
     if request_parts == 0:
         health.partial_reasons.append("no per-request records")
     if meta is not None and isinstance(meta.get("locust_exit_code"), int):
         health.locust_exit_code = meta["locust_exit_code"]
-    folder = RunFolder(run_dir)
-    events, health.bad_event_lines = read_events(folder.events)
     for event in events:
         kind = str(event["kind"])
         health.event_counts[kind] += 1
         health.event_examples.setdefault(kind, str(event.get("detail", ""))[:200])
     health.lost_workers = _lost_worker_lines(events, folder)
     health.off_plan = _off_plan_lines(events)
+    health.saturated = _saturated_lines(events)
     return health

@@ -63,6 +63,12 @@ def render_html(r: Report) -> str:
         out.append(
             f"<p class='banner'><b>PARTIAL</b>: {_e('; '.join(r.health.partial_reasons))}</p>"
         )
+    if r.health.aborted_on_breach is not None:
+        out.append(
+            "<p class='banner'><b>ABORTED on breach</b> (--abort-on-breach): "
+            f"{_e(r.health.aborted_on_breach)}; the run stopped early, the figures below "
+            "cover it until then</p>"
+        )
     if r.health.untrustworthy_reasons:
         out.append(
             "<p class='banner'><b>Load generator unhealthy</b>, numbers may reflect the generator: "

@@ -25,6 +25,8 @@ def render_markdown(r: Report) -> str:
     ]
     if r.health.partial:
         lines += ["**PARTIAL run**: " + "; ".join(r.health.partial_reasons), ""]
+    if r.health.aborted_on_breach is not None:
+        lines += [f"**ABORTED on breach**: {r.health.aborted_on_breach}", ""]
     if r.health.untrustworthy_reasons:
         lines += ["**Load generator unhealthy**: " + "; ".join(r.health.untrustworthy_reasons), ""]
     for part in r.skipped_parts:

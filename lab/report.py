@@ -85,6 +85,8 @@ class Report:
     @property
     def breaches(self) -> list[str]:
         found = []
+        if self.health.aborted_on_breach is not None:  # the run stopped early on this breach
+            found.append(f"aborted on breach: {self.health.aborted_on_breach}")
         for s in self.names:
             label = f"{s.method} {s.name}".strip()
             if not s.p95_ok:
@@ -226,6 +228,7 @@ def summary_json(report: Report) -> dict[str, Any]:
         "breaches": report.breaches,
         "partial": report.health.partial_reasons,
         "untrustworthy": report.health.untrustworthy_reasons,
+        "aborted_on_breach": report.health.aborted_on_breach,
         "skipped_parts": report.skipped_parts,
         "names": [
             {**asdict(s), "failure_ratio": s.failure_ratio, "passed": s.passed}

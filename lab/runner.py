@@ -16,6 +16,7 @@ from types import FrameType
 from lab.compose_files import image_set
 from lab.compose_run import RUN_KNOBS, ComposeRun
 from lab.contract import (
+    ABORT_REASON_BREACH,
     DEFAULT_RUNS_DIR,
     EXIT_BREACH,
     EXIT_INTERRUPTED,
@@ -32,7 +33,7 @@ from lab.contract import (
 )
 from lab.contract import parse_duration as parse_locust_duration
 from lab.errors import LabError
-from lab.health import status_from_events
+from lab.health import breach_abort, read_events, status_from_events
 from lab.machine_load import LoadSampler
 from lab.meta import REPO_ROOT, initial_meta, now_iso, read_env_files, write_meta
 from lab.progress import format_line, read_latest
@@ -74,6 +75,7 @@ class RunOptions:
     jaeger_url: str | None = None
     targets_file: Path | None = None
     target_overrides: tuple[str, ...] = ()
+    abort_on_breach: bool = False  # stop early once a target is breached ([abort] of targets)
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, root: Path) -> RunOptions:
@@ -94,6 +96,7 @@ class RunOptions:
             jaeger_url=args.jaeger_url,
             targets_file=args.targets,
             target_overrides=tuple(args.set),
+            abort_on_breach=bool(getattr(args, "abort_on_breach", False)),
         )
 
     @property
@@ -137,7 +140,13 @@ def validate(opts: RunOptions) -> Targets:
         image_set()  # an unknown LAB_IMAGES is refused before the run folder exists
     elif not (REPO_ROOT / "locustfiles").is_dir():
         raise LabError(f"no locustfiles/ in {REPO_ROOT}: nothing to run")
-    return load_targets(None, opts.targets_file, list(opts.target_overrides))
+    # --abort-on-breach is `abort_on_breach = true` in the run's own targets.toml, which the
+    # Locust master reads (locally or in its container): no knob of its own to hand over.
+    overrides = [
+        *opts.target_overrides,
+        *(["abort_on_breach=true"] if opts.abort_on_breach else []),
+    ]
+    return load_targets(None, opts.targets_file, overrides)
 
 
 def targets_toml(targets: Targets) -> str:
@@ -406,10 +415,15 @@ def run_profile(opts: RunOptions) -> int:
     )
     if start_error:
         meta["error"] = start_error
+    aborted_on = breach_abort(read_events(folder.events)[0]) if status == STATUS_ABORTED else None
+    if aborted_on is not None:
+        meta["abort_reason"] = ABORT_REASON_BREACH
     write_meta(folder.path, meta)
     if restored:
         print(restored)
-    if status in (STATUS_FAILED_TO_START, STATUS_ABORTED):
+    if aborted_on is not None:
+        print(f"run aborted on breach: {aborted_on}", file=sys.stderr)
+    elif status in (STATUS_FAILED_TO_START, STATUS_ABORTED):
         print(
             f"run {status}: Locust exited with {exit_code}"
             + (f" ({start_error})" if start_error else "")

@@ -33,6 +33,16 @@ class Targets:
     latency_drift_max_ratio: float = 1.2
     error_drift_max_points: float = 0.01
     pgbouncer_wait_drift_max_s: float = 0.05
+    # [abort]: `lab run --abort-on-breach` (locustfiles/_breach_window.py).
+    abort_on_breach: bool = False
+    abort_window_s: float = 60.0
+    abort_every_s: float = 10.0
+    abort_consecutive: int = 2
+    abort_warmup_s: float = 60.0
+    abort_min_requests: int = 20
+    # [generator]: a load generator process above this CPU for this long is saturated.
+    generator_cpu_max_pct: float = 80.0
+    generator_cpu_sustained_s: float = 20.0
     # (route, max p95 statements per traced request); route "default" applies to the rest.
     statement_budgets: tuple[tuple[str, int], ...] = ()
 
@@ -49,7 +59,13 @@ class Targets:
         return "api" if name.startswith(self.api_prefix) else "page"
 
 
-_SECTION_PREFIX = {"targets": "", "n_plus_one": "n_plus_one_", "soak": ""}
+_SECTION_PREFIX = {
+    "targets": "",
+    "n_plus_one": "n_plus_one_",
+    "soak": "",
+    "abort": "abort_",
+    "generator": "generator_",
+}
 
 
 def _budget(route: str, value: Any, source: object) -> tuple[str, int]:
@@ -81,7 +97,7 @@ def _flatten(document: dict[str, Any], source: Path) -> dict[str, Any]:
         if prefix is None or not isinstance(values, dict):
             raise LabError(
                 f"{source}: unknown section [{section}] "
-                f"(expected targets, n_plus_one, soak, {BUDGETS_SECTION})"
+                f"(expected {', '.join(_SECTION_PREFIX)}, {BUDGETS_SECTION})"
             )
         for key, value in values.items():
             name = prefix + key
@@ -91,8 +107,18 @@ def _flatten(document: dict[str, Any], source: Path) -> dict[str, Any]:
     return flat
 
 
+_TRUE, _FALSE = frozenset({"true", "1", "yes", "on"}), frozenset({"false", "0", "no", "off"})
+
+
 def _coerce(name: str, value: Any) -> Any:
     default = getattr(Targets(), name)
+    if isinstance(default, bool):  # bool("false") is True: read the words
+        if isinstance(value, bool):
+            return value
+        word = str(value).strip().lower()
+        if word in _TRUE | _FALSE:
+            return word in _TRUE
+        raise LabError(f"target {name}={value!r} is not true or false")
     try:
         return type(default)(value)
     except (TypeError, ValueError) as exc:
@@ -126,19 +152,59 @@ def load_targets(
         if not sep or key not in {f.name for f in fields(Targets)} - {BUDGETS_SECTION}:
             raise LabError(f"--set {item!r}: expected KEY=VALUE with KEY one of the targets")
         targets = replace(targets, **{key: _coerce(key, value)})
+    _check_ranges(targets)
     return targets
+
+
+def _check_ranges(targets: Targets) -> None:
+    """Settings that would make the abort or the generator check meaningless."""
+    problems = [
+        f"{name} must be {rule}"
+        for name, ok, rule in (
+            ("abort_window_s", targets.abort_window_s > 0, "> 0"),
+            (
+                "abort_every_s",
+                0 < targets.abort_every_s <= targets.abort_window_s,
+                "in (0, window]",
+            ),
+            ("abort_consecutive", targets.abort_consecutive >= 1, ">= 1"),
+            ("abort_warmup_s", targets.abort_warmup_s >= 0, ">= 0"),
+            ("abort_min_requests", targets.abort_min_requests >= 1, ">= 1"),
+            ("generator_cpu_max_pct", 0 < targets.generator_cpu_max_pct <= 100, "in (0, 100]"),
+            ("generator_cpu_sustained_s", targets.generator_cpu_sustained_s >= 0, ">= 0"),
+        )
+        if not ok
+    ]
+    if problems:
+        raise LabError("targets: " + "; ".join(problems))
+
+
+def _section_of(name: str) -> str | None:
+    """The section a prefixed key belongs to ([n_plus_one], [abort], [generator]), or None."""
+    return next(
+        (
+            section
+            for section, prefix in _SECTION_PREFIX.items()
+            if prefix and name.startswith(prefix)
+        ),
+        None,
+    )
 
 
 def to_toml(targets: Targets) -> str:
     """The resolved targets as a TOML file (`lab run` writes it into the run folder)."""
-    sections: dict[str, list[str]] = {"targets": [], "n_plus_one": [], "soak": []}
+    sections: dict[str, list[str]] = {name: [] for name in _SECTION_PREFIX}
     for f in fields(Targets):
         if f.name == BUDGETS_SECTION:
             continue
         value = getattr(targets, f.name)
-        text = f'"{value}"' if isinstance(value, str) else repr(value)
-        if f.name.startswith("n_plus_one_"):
-            sections["n_plus_one"].append(f"{f.name.removeprefix('n_plus_one_')} = {text}")
+        if isinstance(value, bool):
+            text = "true" if value else "false"
+        else:
+            text = f'"{value}"' if isinstance(value, str) else repr(value)
+        section = _section_of(f.name)
+        if section is not None:
+            sections[section].append(f"{f.name.removeprefix(_SECTION_PREFIX[section])} = {text}")
         elif f.name in _TARGETS_SECTION_KEYS:
             sections["targets"].append(f"{f.name} = {text}")
         else:

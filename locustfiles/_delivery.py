@@ -2,8 +2,9 @@
 
 A worker that shares the master's runs folder (the Compose lab's bind mount, one machine)
 writes its Parquet parts (per-request record and workflow transactions) straight into
-`runs/<id>/requests/<worker>/` and `runs/<id>/transactions/<worker>/`: the fast local case. A worker on another host or in a Kubernetes pod has no such folder: it sends
-each part to the master over the connection it already has (Locust's ZeroMQ channel,
+`runs/<id>/requests/<worker>/` and `runs/<id>/transactions/<worker>/`: the fast local
+case. A worker on another host or in a Kubernetes pod has no such folder: it sends each
+part to the master over the connection it already has (Locust's ZeroMQ channel,
 `runner.send_message` / `register_message`), and the master writes it where the worker would
 have. Why this channel and what happens when a worker dies mid-upload: docs/architecture.md,
 "Results travel with the run".
@@ -274,7 +275,9 @@ class PartReceiver:
         if record == "requests":  # compared with Locust's request count at the end
             self.rows_written[worker] = self.rows_written.get(worker, 0) + upload.rows
 
-    def _refuse(self, key: tuple[str, str, str, int] | None, upload: _Upload | None, why: str) -> None:
+    def _refuse(
+        self, key: tuple[str, str, str, int] | None, upload: _Upload | None, why: str
+    ) -> None:
         if key is not None:
             self._open.pop(key, None)
         if upload is None:

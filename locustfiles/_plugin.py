@@ -35,6 +35,7 @@ from locust.runners import (
 
 from lab import trace_sampling
 from lab.contract import (
+    ABORT_REASON_BREACH,
     EXIT_BAD_INPUT,
     EXIT_BREACH,
     EXIT_OK,
@@ -44,15 +45,17 @@ from lab.contract import (
     new_run_id,
 )
 from locustfiles import _accounts, _delivery, _tracing, _transactions
+from locustfiles._breach_window import Abort, BreachWatch, breach_lines, snapshot
 from locustfiles._checks import check_record
 from locustfiles._events import EventLog
+from locustfiles._generator_cpu import CPU_READING_S, CpuSaturation
 from locustfiles._guard import install_guard
 from locustfiles._load_plan import LoadPlanMonitor
 from locustfiles._metrics import LocustCollector, serve_metrics
 from locustfiles._record import PartWriter, RequestRecorder, count_record_rows, rows_by_worker
 from locustfiles._settings import LabSettings, SettingsError, settings_from_options
-from locustfiles._shapes import CommonOptions, LabShape, StepVerdict, resolve_stages
-from locustfiles._targets import load_run_targets
+from locustfiles._shapes import SHAPES, CommonOptions, LabShape, StepVerdict, resolve_stages
+from locustfiles._targets import RunTargets, load_run_targets
 from locustfiles._users import LabUser
 
 logger = logging.getLogger("locustfiles")
@@ -64,6 +67,10 @@ HEALTH_POLL_S = 1.0
 # A worker's own user count reaches the master with its stats, every WORKER_REPORT_INTERVAL
 # seconds: a report older than this is a worker that stopped talking.
 REPORT_STALE_S = 2 * WORKER_REPORT_INTERVAL + 2.0
+
+# Locust reads its process's CPU this often (its default is 10 s): read before the runner
+# exists, which Locust makes after importing the locustfiles (_generator_cpu.py says why).
+locust.runners.CPU_MONITOR_INTERVAL = CPU_READING_S
 
 
 class LabPlugin:
@@ -105,6 +112,10 @@ class LabPlugin:
         self.planned_s: float | None = None
         self._running_since: float | None = None  # time.time() the last ramp ended
         self._finished = False
+        self.breach_watch: BreachWatch | None = None  # --abort-on-breach (_breach_window.py)
+        self.abort_targets: RunTargets | None = None  # set when the run's targets arm it
+        self.aborted: Abort | None = None
+        self.cpu_saturation: CpuSaturation | None = None  # _generator_cpu.py
 
     # --- init -------------------------------------------------------------------------------
     def configure(self) -> None:
@@ -358,6 +369,37 @@ class LabPlugin:
             stages=[stage.__dict__ for stage in stages],
             users=getattr(options, "num_users", None) if not stages else None,
         )
+        self._arm_watches(self.load_started_at)
+
+    def _arm_watches(self, started_at: float) -> None:
+        """The generator CPU check, and the abort on breach when the run's targets ask for it."""
+        assert self.settings is not None
+        assert self.events_log is not None
+        targets = load_run_targets(self.settings.run_dir)
+        self.cpu_saturation = CpuSaturation(
+            targets.generator_cpu_max_pct,
+            targets.generator_cpu_sustained_s,
+            float(locust.runners.CPU_MONITOR_INTERVAL),
+        )
+        self.breach_watch = self.abort_targets = None
+        if not targets.abort_on_breach:
+            return
+        profile = SHAPES.get(self.settings.profile)
+        if profile is not None and profile.evaluate_steps:
+            # Stress ends at its first broken step on purpose: that step is its answer.
+            logger.info("abort on breach: not in profile %s (it stops at its breaking point)",
+                        self.settings.profile)  # fmt: skip
+            return
+        self.abort_targets = targets  # the watch starts at the first plateau (_check_breach)
+        detail = {
+            "window_s": BreachWatch(targets, started_at).window_s,
+            "every_s": targets.abort_every_s,
+            "consecutive": targets.abort_consecutive,
+            "warmup_s": targets.abort_warmup_s,
+            "min_requests": targets.abort_min_requests,
+        }
+        logger.info("abort on breach armed: %s", detail)
+        self.events_log.write("abort_armed", **detail)
 
     def _write_ui_meta(self, settings: LabSettings, options: Any) -> None:
         from lab.meta import initial_meta, write_meta  # only the UI master writes meta.json
@@ -465,6 +507,55 @@ class LabPlugin:
         if self.is_master:
             self._check_workers()
         self._check_load_plan()
+        self._check_generator_cpu()
+        self._check_breach()
+
+    def _load_running(self) -> bool:
+        return self.load_started_at is not None and self.load_stopped_at is None
+
+    def _check_generator_cpu(self) -> None:
+        """Each Locust process's latest CPU reading against [generator] of the targets."""
+        assert self.events_log is not None
+        if self.cpu_saturation is None or not self._load_running():
+            return
+        now = time.monotonic()
+        readings = {"master" if self.is_master else "local": self.runner.current_cpu_usage}
+        if self.is_master:
+            for node in list(self.runner.clients.values()):
+                if node.state != STATE_MISSING:  # a missing worker's reading is stale
+                    readings[node.id] = node.cpu_usage
+        for process, cpu in readings.items():
+            found = self.cpu_saturation.observe(process, cpu, now)
+            if found is not None:
+                logger.warning("%s: results are not trustworthy", found.message())
+                self.events_log.write("generator_saturated", **found.detail())
+
+    def _check_breach(self) -> None:
+        """--abort-on-breach: judge the windows that are due; stop the run once it has failed."""
+        if self.abort_targets is None or self.aborted is not None or not self._load_running():
+            return
+        now = time.monotonic()
+        if self.breach_watch is None:
+            if self.runner.state != STATE_RUNNING:  # users still being spawned (and signing in)
+                return
+            assert self.load_started_at is not None
+            self.breach_watch = BreachWatch(self.abort_targets, self.load_started_at, now)
+        watch = self.breach_watch
+        if not watch.due(now):
+            return
+        found = watch.observe(now, snapshot(self.runner.stats))
+        if watch.windows_judged and watch.latest:
+            logger.info("abort watch: window breached: %s", breach_lines(watch.latest))
+        if found is None:
+            return
+        assert self.events_log is not None
+        self.aborted = found
+        logger.error("ABORTED ON BREACH: %s", found.message())
+        self.events_log.write("run_aborted", reason=ABORT_REASON_BREACH, **found.detail())
+        options = self.environment.parsed_options
+        # As Locust's shape worker ends a test: a headless run quits, a web UI run stops (the
+        # UI stays up for the next test). In a greenlet of its own: quitting kills this one.
+        gevent.spawn(self.runner.quit if getattr(options, "headless", False) else self.runner.stop)
 
     def _check_workers(self) -> None:
         assert self.events_log is not None
@@ -663,7 +754,15 @@ class LabPlugin:
                 "run %s is not trustworthy: %s", self.settings.run_id, ", ".join(untrustworthy)
             )
             self.events_log.write("untrustworthy", reasons=untrustworthy)
-        if messages:
+        if self.aborted is not None:
+            logger.error("run %s aborted on breach: %s", self.settings.run_id,
+                         self.aborted.message())  # fmt: skip
+        elif self.abort_targets is not None:
+            judged = self.breach_watch.windows_judged if self.breach_watch else 0
+            breached = self.breach_watch.windows_breached if self.breach_watch else 0
+            logger.info("abort on breach: %d windows judged, %d breached, not aborted",
+                        judged, breached)  # fmt: skip
+        if messages or self.aborted is not None:
             code = EXIT_BREACH
         elif untrustworthy:
             code = EXIT_UNTRUSTWORTHY
@@ -682,6 +781,7 @@ class LabPlugin:
             ran_s=None if ran_s is None else round(ran_s, 1),
             planned_s=self.planned_s,
             reported_by_worker=dict(self.workers_requests) if self.is_master else None,
+            generator_cpu_peak_pct=self.cpu_saturation.highest if self.cpu_saturation else None,
         )
         if self.web_ui:
             self._finish_ui_meta()
@@ -704,6 +804,8 @@ class LabPlugin:
         meta.update(ended_at=now_iso(), status=status)
         if status == STATUS_INTERRUPTED:
             meta["stopped_by"] = "web UI"
+        if self.aborted is not None:
+            meta["abort_reason"] = ABORT_REASON_BREACH  # as `lab run` records it
         write_meta(self.settings.run_dir, meta)
         logger.info("lab run %s: %s, results in %s", self.settings.run_id, status,
                     self.settings.run_dir)  # fmt: skip

@@ -20,6 +20,15 @@ class RunTargets:
     api_p95_ms: float = 500.0
     failure_ratio: float = 0.01
     api_prefix: str = "/api/"
+    # [abort] and [generator] of lab/targets.toml (defaults: lab.targets.Targets)
+    abort_on_breach: bool = False
+    abort_window_s: float = 60.0
+    abort_every_s: float = 10.0
+    abort_consecutive: int = 2
+    abort_warmup_s: float = 60.0
+    abort_min_requests: int = 20
+    generator_cpu_max_pct: float = 80.0
+    generator_cpu_sustained_s: float = 20.0
 
     def is_api(self, name: str) -> bool:
         return name.startswith(self.api_prefix)
@@ -46,4 +55,12 @@ def load_run_targets(run_dir: Path) -> RunTargets:
         api_p95_ms=float(targets.api_p95_ms),
         failure_ratio=float(targets.failure_ratio),
         api_prefix=str(targets.api_prefix),
+        abort_on_breach=bool(targets.abort_on_breach),
+        abort_window_s=float(targets.abort_window_s),
+        abort_every_s=float(targets.abort_every_s),
+        abort_consecutive=int(targets.abort_consecutive),
+        abort_warmup_s=float(targets.abort_warmup_s),
+        abort_min_requests=int(targets.abort_min_requests),
+        generator_cpu_max_pct=float(targets.generator_cpu_max_pct),
+        generator_cpu_sustained_s=float(targets.generator_cpu_sustained_s),
     )

@@ -37,6 +37,7 @@ GROUPS: dict[str, tuple[str, ...]] = {
     "compare": ("lab.compare",),
     "target_safety": ("lab.target_safety",),
     "tenant_checks": ("locustfiles._tenant_checks",),
+    "abort_and_generator": ("locustfiles._breach_window", "locustfiles._generator_cpu"),
     "archive_routing": ("observability.trace_archive.rows",),
 }
 # A module fails when more than this share of its mutants survive (surviving = not detected:

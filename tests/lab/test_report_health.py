@@ -22,6 +22,10 @@ from tests.lab.conftest import T0_US, CliResult
 UNTRUSTWORTHY = {
     "worker_lost": {"worker": "w2"},
     "cpu_warning": {"worker": "w1", "cpu_percent": 97.5},
+    "generator_saturated": {
+        "worker": "w1", "cpu_peak_pct": 97.5, "above_s": 21.0, "threshold_pct": 80.0,
+        "sustained_s": 20.0,
+    },
     "record_incomplete": {"recorded": 90, "locust_requests": 100},
     "record_part_lost": {
         "run_id": "x", "worker": "w2", "seq": 3, "rows": 40, "received_bytes": 1024,
@@ -33,8 +37,13 @@ UNTRUSTWORTHY = {
     },
     "untrustworthy": {"reasons": ["worker_lost"]},
 }  # fmt: skip
-# The reason `lab report` gives for each: a count, or one line per lost worker / off-plan window.
+# The reason `lab report` gives for each: a count, or one line per lost worker / off-plan window
+# / saturated generator.
 REASON = {
+    "generator_saturated": (
+        "load generator w1 above 80.0 % CPU for 21.0 s (peak 97.5 %) from "
+        "2026-01-01T00:00:01.000+00:00: its timings may be its own"
+    ),
     "worker_lost": "worker w2 lost at 2026-01-01T00:00:01.000+00:00",
     "load_off_plan": (
         "load over plan: 28 users instead of 20 from 2026-01-01T00:00:10+00:00 "
@@ -48,6 +57,7 @@ BENIGN = {
     "breaking_point": {"reason": "p95", "broke_at_users": 40, "held_users": 30, "held_rps": 9.5},
     "spans_dropped": {"count": 12},
     "run_finished": {"requests": 200, "failures": 0, "record_rows": 200, "exit_code": 0},
+    "abort_armed": {"window_s": 60.0, "every_s": 10.0, "consecutive": 2, "warmup_s": 60.0},
 }
 
 

@@ -155,6 +155,18 @@ def test_status_follows_the_events(tmp_path: Path) -> None:
     assert status_from_events(short, interrupted=True) == STATUS_INTERRUPTED
     assert status_from_events(died, interrupted=False) == STATUS_ABORTED
     assert status_from_events(never, interrupted=False) == STATUS_FAILED_TO_START
+    # Ctrl-C before the load began: the user stopped it, it did not fail to start.
+    assert status_from_events(never, interrupted=True) == STATUS_INTERRUPTED
+    # A run without a plan (a UI run with no run time) completes when it finishes.
+    unplanned = _events(tmp_path / "f", started, ("run_finished", {"planned_s": None}))
+    assert status_from_events(unplanned, interrupted=False) == STATUS_COMPLETED
+    # Exactly at the tolerance (max(3 s, 2 %) of 60 s = 3 s short) still completes.
+    assert status_from_events(
+        _events(tmp_path / "g", started, finished(57.0)), interrupted=False
+    ) == (STATUS_COMPLETED)
+    assert status_from_events(
+        _events(tmp_path / "h", started, finished(56.9)), interrupted=False
+    ) == (STATUS_ABORTED)
     assert status_from_events(tmp_path / "missing", interrupted=False) == STATUS_FAILED_TO_START
     assert status_from_events(broke, interrupted=False) == STATUS_COMPLETED
 

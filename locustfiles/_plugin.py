@@ -112,6 +112,8 @@ class LabPlugin:
             sys.stderr.write(f"locustfiles: {exc}\n")
             raise SystemExit(EXIT_BAD_INPUT) from exc
         self._restrict_scenario(settings.scenario)
+        if not self.is_worker:  # the master dispatches; a worker keeps every class it may get
+            self._choose_browser_users(settings)
         LabShape.settings = settings
         LabShape.launch_options = CommonOptions.from_options(options)
         events_ = self.environment.events
@@ -198,6 +200,19 @@ class LabPlugin:
             )
             raise SystemExit(2)
         self.environment.user_classes = chosen
+
+    def _choose_browser_users(self, settings: LabSettings) -> None:
+        """Browser users (real Chromium) are off unless asked for: LAB_BROWSERS=N makes N of
+        the users BrowserUser (Locust's fixed_count), LAB_SCENARIO=BrowserUser all of them."""
+        classes = self.environment.user_classes
+        browsers = [cls for cls in classes if getattr(cls, "lab_browser", False)]
+        if not browsers or settings.scenario in {cls.__name__ for cls in browsers}:
+            return
+        if settings.browsers <= 0:
+            self.environment.user_classes = [cls for cls in classes if cls not in browsers]
+            return
+        for cls in browsers:
+            cls.fixed_count = settings.browsers
 
     def _start_metrics(self, settings: LabSettings) -> None:
         if settings.metrics_port < 0:

@@ -28,6 +28,7 @@ RUN_KNOBS = (
     "LAB_SPAWN_RATE",
     "LAB_DURATION",
     "LAB_SCENARIO",
+    "LAB_BROWSERS",
     "LAB_WORKERS",
 )
 

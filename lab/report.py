@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from lab import (
+    page_loads,
     query_budget,
     report_waterfalls,
     request_stats,
@@ -67,6 +68,7 @@ class Report:
     failure_reasons: list[request_stats.FailureReason] = field(default_factory=list)
     faults: list[FaultWindow] = field(default_factory=list)
     first_request_s: float = 0.0  # unix seconds of the first request: x = 0 of the charts
+    browser: page_loads.BrowserPageLoads | None = None  # runs with browser users (issue 16)
 
     @property
     def fault_bands(self) -> list[tuple[float, float, str]]:
@@ -184,6 +186,7 @@ def build(
         slowest=[(f"{s.method} {s.name}".strip(), s.trace_id) for s in report.slowest],
     )
     report.slowest_traced = trace_coverage.coverage(con)
+    report.browser = page_loads.collect(run_dir, con, targets.page_p95_ms)
     con.close()
     if prometheus_url:
         prom = Prometheus(prometheus_url)
@@ -250,6 +253,29 @@ def summary_json(report: Report) -> dict[str, Any]:
         ),
         "faults": [{**asdict(w), "seconds": round(w.seconds, 1)} for w in report.faults],
         "failure_reasons": [asdict(f) for f in report.failure_reasons],
+        "browser": _browser_json(report.browser),
+    }
+
+
+def _browser_json(browser: page_loads.BrowserPageLoads | None) -> dict[str, Any] | None:
+    if browser is None:
+        return None
+    return {
+        "pages": [
+            {
+                **asdict(p),
+                "front_end_ms": p.front_end_ms,
+                "front_end_share": p.front_end_share,
+                "ok": p.ok,
+            }
+            for p in browser.pages
+        ],
+        "findings": [asdict(f) for f in browser.findings],
+        "assets": browser.assets,
+        "repeat_loads": browser.repeat_loads,
+        "memory_mib": {"median": browser.memory_mib[0], "max": browser.memory_mib[1]},
+        "notes": browser.notes,
+        "skipped_parts": browser.skipped_parts,
     }
 
 
@@ -292,6 +318,10 @@ def run_report(
         ):
             print(f"  - {line}")
         print(f"  {report.slowest_traced.line()}")
+        if report.browser is not None:
+            print(f"  browser page loads: {len(report.browser.findings)} asset finding(s)")
+            for finding in report.browser.findings:
+                print(f"    - {finding.line()}")
         for counts in report.statement_counts:
             if counts.breached:
                 print(counts.check_failed())

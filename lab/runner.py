@@ -65,6 +65,7 @@ class RunOptions:
     duration: str | None = None
     workers: int = 0
     scenario: str | None = None
+    browsers: int = 0
     scale: str | None = None
     target: str | None = None
     allow_target: tuple[str, ...] = ()
@@ -85,6 +86,7 @@ class RunOptions:
             duration=args.duration,
             workers=args.workers,
             scenario=args.scenario,
+            browsers=getattr(args, "browsers", 0) or 0,
             scale=args.scale,
             target=args.target,
             allow_target=tuple(args.allow_target),
@@ -121,6 +123,10 @@ def validate(opts: RunOptions) -> Targets:
         raise LabError("--users must be positive")
     if opts.workers < 0:
         raise LabError("--workers must not be negative")
+    if opts.browsers < 0:
+        raise LabError("--browsers must not be negative")
+    if opts.users is not None and opts.browsers > opts.users:
+        raise LabError(f"--browsers {opts.browsers} is more than --users {opts.users}")
     if opts.trace_sample_ratio is not None and not 0 <= opts.trace_sample_ratio <= 1:
         raise LabError("--trace-sample-ratio must be between 0 and 1")
     if opts.compose:
@@ -162,6 +168,7 @@ def lab_env(opts: RunOptions, run_id: str, runs_dir: str) -> dict[str, str]:
         "LAB_SPAWN_RATE": "" if opts.spawn_rate is None else f"{opts.spawn_rate:g}",
         "LAB_DURATION": opts.duration or "",
         "LAB_SCENARIO": opts.scenario or "",
+        "LAB_BROWSERS": str(opts.browsers or ""),
         "LAB_WORKERS": str(opts.workers or 1),
     }
     if opts.trace_sample_ratio is not None:

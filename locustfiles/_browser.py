@@ -196,6 +196,7 @@ class LabPlaywrightUser(PlaywrightUser):
             except Exception:  # a browser that already died has nothing left to close
                 logger.debug("closing Chromium failed", exc_info=True)
             self.browser = None
+        flush_browser_record()  # a page load that ended while the run stopped
 
 
 # --- the browser records ------------------------------------------------------------------

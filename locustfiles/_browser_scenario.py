@@ -20,7 +20,10 @@ from locust import between, task
 from locust_plugins.users.playwright import pw
 from playwright.async_api import Page
 
-from locustfiles import _plugin  # noqa: F401  - registers the lab's listeners
+from locustfiles import (
+    _plugin,  # noqa: F401  - registers the lab's listeners
+    _tracing,
+)
 from locustfiles._browser import BrowsingSession, LabPlaywrightUser, PageLoad, measure_page_load
 from locustfiles._browser import timed_action as timed
 from locustfiles._tenant_checks import ContentError, page_problem
@@ -45,7 +48,12 @@ class BrowserUser(LabPlaywrightUser):  # the name is _settings.BROWSER_SCENARIO
         return self._context
 
     def span_attributes(self) -> dict[str, Any]:
-        return {"lab.scenario": type(self).__name__, "lab.tenant_id": self.tenant_id}
+        tracing = _tracing.active()  # the archive files spans by lab.run_id
+        return {
+            "lab.scenario": type(self).__name__,
+            "lab.tenant_id": self.tenant_id,
+            "lab.run_id": tracing.run_id if tracing else "",
+        }
 
     def own_page(self, marker: str | None = None) -> Any:
         return lambda html: page_problem(html, self.tenant_id, marker)
@@ -97,13 +105,16 @@ class BrowserUser(LabPlaywrightUser):  # the name is _settings.BROWSER_SCENARIO
         add = "#product-results button:has-text('Add')"
 
         async def search() -> tuple[None, str | None]:
-            await page.fill("#product-q", "")
-            await page.type("#product-q", random.choice(SEARCH_WORDS), delay=80)
+            # The page lists products on load: wait for the answer to what was typed, not for
+            # any Add button. Typing faster than the script's 200 ms debounce sends one search.
+            word = random.choice(SEARCH_WORDS)
+            async with page.expect_response(lambda r: r.url.endswith(f"/pos/search/?q={word}")):
+                await page.type("#product-q", word, delay=60)
             try:
-                await page.wait_for_selector(add, timeout=10_000)
-            except Exception:  # nothing in stock matches the word: take the first in stock
-                await page.fill("#product-q", "")
-                await page.type("#product-q", " ")
+                await page.wait_for_selector(add, timeout=3_000)
+            except Exception:  # nothing in stock matches the word: list the shop's stock
+                async with page.expect_response(lambda r: r.url.endswith("/pos/search/?q=")):
+                    await page.fill("#product-q", "")
                 await page.wait_for_selector(add, timeout=10_000)
             return None, None
 

@@ -29,6 +29,7 @@ RUN_KNOBS = (
     "LAB_DURATION",
     "LAB_SCENARIO",
     "LAB_BROWSERS",
+    "LAB_LOCUST_WORKER_MEM",
     "LAB_WORKERS",
 )
 

@@ -159,6 +159,22 @@ def locust_program() -> str:
     return found
 
 
+# The Compose lab's Locust worker memory limit (docker-compose.perf.yml, LAB_LOCUST_MEM):
+# a run with browser users raises it by one browser's worth per browser the worker runs, so
+# the cap scales with what a worker carries (measured: README, "Browser users").
+WORKER_MEM_MIB = 512
+BROWSER_USER_MEM_MIB = 512
+
+
+def worker_mem_limit(browsers: int, workers: int) -> str | None:
+    """`LAB_LOCUST_WORKER_MEM` for a Compose run with `browsers` browser users, else None."""
+    if browsers <= 0:
+        return None
+    per_worker = -(-browsers // max(1, workers))  # Locust spreads users across workers
+    per_browser = int(os.environ.get("LAB_BROWSER_MEM_MIB") or BROWSER_USER_MEM_MIB)
+    return f"{WORKER_MEM_MIB + per_worker * per_browser}m"
+
+
 def lab_env(opts: RunOptions, run_id: str, runs_dir: str) -> dict[str, str]:
     env = {
         "LAB_PROFILE": opts.profile,
@@ -180,6 +196,10 @@ def lab_env(opts: RunOptions, run_id: str, runs_dir: str) -> dict[str, str]:
         env["LAB_TRACE_TAIL"] = "0"
     if opts.scale:
         env["LAB_SCALE"] = opts.scale
+    if opts.compose:
+        users = opts.users or PROFILES[opts.profile].users
+        browsers = users if opts.scenario == "BrowserUser" else opts.browsers
+        env["LAB_LOCUST_WORKER_MEM"] = worker_mem_limit(browsers, opts.workers) or ""
     # Unset knobs stay unset: Locust's typed flags reject empty strings, and the profile decides.
     return {k: v for k, v in env.items() if v}
 

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ from lab.runner import (
     validate,
     worker_mem_limit,
 )
+from tests.harness.environment import REPO_ROOT
 
 
 def options(**over: object) -> RunOptions:
@@ -49,3 +53,33 @@ def test_browser_knobs_reach_locust_and_compose(monkeypatch: pytest.MonkeyPatch)
     assert "LAB_LOCUST_WORKER_MEM" not in plain  # HTTP only: the lab's own limit stands
     every = lab_env(options(scenario="BrowserUser", compose=True, workers=1), "r", "runs")
     assert every["LAB_LOCUST_WORKER_MEM"] == f"{WORKER_MEM_MIB + 3 * BROWSER_USER_MEM_MIB}m"
+
+
+PROBE = (
+    "import sys, locustfiles.browser_users as b; "
+    "print(hasattr(b, 'BrowserUser'), 'playwright' in sys.modules, 'locust_plugins' in sys.modules)"
+)
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "False False False"),  # HTTP-only runs: no Playwright, no locust-plugins listeners
+        ({"LAB_BROWSERS": "0"}, "False False False"),
+        ({"LAB_BROWSERS": "2"}, "True True True"),
+        ({"LAB_SCENARIO": "BrowserUser"}, "True True True"),
+    ],
+)
+def test_browser_users_are_defined_only_when_asked_for(env: dict, expected: str) -> None:
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("LAB_", "LOCUST_"))}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE],
+        env={**base, **env, "PYTHONPATH": f"{REPO_ROOT / 'app'}:{REPO_ROOT}"},
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.strip().splitlines()[-1] == expected

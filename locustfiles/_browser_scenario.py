@@ -13,6 +13,7 @@ from __future__ import annotations
 import locust  # noqa: F401  - first: gevent monkey-patching before anything else
 
 # isort: split
+import os
 import random
 from typing import Any
 
@@ -20,6 +21,7 @@ from locust import between, task
 from locust_plugins.users.playwright import pw
 from playwright.async_api import Page
 
+from lab.target_safety import check_target
 from locustfiles import (
     _plugin,  # noqa: F401  - registers the lab's listeners
     _tracing,
@@ -42,6 +44,12 @@ class BrowserUser(LabPlaywrightUser):  # the name is _settings.BROWSER_SCENARIO
         self.tenant_id = credential.tenant_id
         self._context = {"scenario": type(self).__name__, "tenant_id": self.tenant_id}
         self.sales = 0
+        # Chromium forces https on some host names (a bare `app` is the HSTS-preloaded .app
+        # top-level domain): the Compose lab names the app `jewelry-app` for browsers.
+        if target := os.environ.get("LAB_BROWSER_TARGET"):
+            allowed = os.environ.get("LAB_ALLOW_TARGETS", "").split(",")
+            check_target(target, allowed)  # the same allow-list as Locust's own target
+            self.host = target
         super().__init__(environment)  # copies this user into its sub-user: attributes first
 
     def context(self) -> dict[str, Any]:

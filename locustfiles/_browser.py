@@ -308,6 +308,14 @@ class PageLoad:
     html: str = ""
 
 
+def stopped(user: Any) -> bool:
+    """The run stopped this user and closed its browser while a page was loading: what fails
+    now is the stop, not the app (an HTTP user's request in flight at the stop is dropped
+    too)."""
+    browser = getattr(user, "browser", None)
+    return browser is None or not browser.is_connected()
+
+
 def _us(ms: float | None) -> int | None:
     return None if ms is None else round(ms * 1000)
 
@@ -388,6 +396,8 @@ async def measure_page_load(
             problem = check(html)
             failure = failure_reason(problem) if problem is not None else None
     except Exception as exc:  # a timeout or a crashed page is this load's failure
+        if stopped(user):
+            return PageLoad(name, 0.0, "stopped")
         failure = failure_reason(exc) or type(exc).__name__
         failure = failure.splitlines()[0][:300]
     load_ms = float(data.get("load") or (time.perf_counter() - clock) * 1000)
@@ -491,6 +501,8 @@ async def timed_action(
     try:
         result, failure = await action()
     except Exception as exc:
+        if stopped(user):
+            return None, "stopped"
         failure = (failure_reason(exc) or type(exc).__name__).splitlines()[0][:300]
     elapsed_ms = (time.perf_counter() - clock) * 1000
     fire(user, ACTION_REQUEST_TYPE, name + BROWSER_SUFFIX, started, elapsed_ms, 0, failure, scope)

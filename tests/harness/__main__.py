@@ -135,6 +135,9 @@ def _collect_static(env: dict[str, str]) -> bool:
         capture_output=True,
         text=True,
         check=False,
+        # A harness killed meanwhile must not leave it writing into a folder the next run
+        # cleans up (tests/harness/test_services.py).
+        preexec_fn=die_with_parent(signal.SIGTERM),
     )
     if done.returncode != 0:
         log(f"collectstatic failed: {done.stderr.strip()[-2000:]}")

@@ -31,9 +31,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 
 PAGES = {"/accounts/login/", "/dashboard/", "/inventory/", "/inventory/[id]", "/pos/"}
 RELAXED = ("page_p95_ms=60000", "api_p95_ms=60000")  # a loaded CI machine: judge failures
-# Two visits of the back office fit in 20 s (one took 6 s plus 2-5 s of wait on a quiet
-# machine); one complete visit is all the assertions need.
-DURATION = "20s"
+# One complete visit of the back office is all the assertions need: it took 6 s after a
+# 1-2 s sign-in on a quiet machine, so 25 s leaves room for a slower CI machine.
+DURATION = "25s"
 
 
 def read(parts: list[Path]) -> list[dict[str, Any]]:

@@ -12,6 +12,7 @@ SPAWN_RATE ?= 10
 DURATION ?= 5m
 WORKERS ?= 2
 SCENARIO ?=
+BROWSERS ?=
 RUN ?=
 A ?=
 B ?=
@@ -83,6 +84,7 @@ _lab_knob = $(if $(filter-out default file,$(origin $(1))),$(2) $($(1)))
 _lab_run_flags = --$(RUN_MODE) \
   $(call _lab_knob,USERS,--users) $(call _lab_knob,SPAWN_RATE,--spawn-rate) \
   $(call _lab_knob,DURATION,--duration) $(if $(SCENARIO),--scenario $(SCENARIO)) \
+  $(if $(BROWSERS),--browsers $(BROWSERS)) \
   $(if $(filter compose,$(RUN_MODE)),--workers $(WORKERS)) $(call _lab_knob,SCALE,--scale) \
   $(if $(TARGET),--target $(TARGET)) $(LAB_RUN_ARGS)
 
@@ -100,7 +102,7 @@ smoke: ## A few users for a minute: is everything wired? (USERS, DURATION, RUN_M
 	@$(MAKE) --no-print-directory run PROFILE=smoke
 
 .PHONY: load
-load: ## Expected load, steady plateau (USERS, SPAWN_RATE, DURATION, WORKERS, SCENARIO)
+load: ## Expected load, steady plateau (USERS, SPAWN_RATE, DURATION, WORKERS, SCENARIO, BROWSERS=N of the users in Chromium)
 	@$(MAKE) --no-print-directory run PROFILE=load
 
 .PHONY: stress

@@ -57,6 +57,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--scenario", help="restrict to one user class")
     run.add_argument(
+        "--browsers",
+        type=int,
+        default=0,
+        help="of the users, this many are BrowserUser: real Chromium (default 0)",
+    )
+    run.add_argument(
         "--scale", default=None, help="data scale the app was seeded with ($LAB_SCALE)"
     )
     run.add_argument(

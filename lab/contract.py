@@ -177,6 +177,28 @@ class RunFolder:
     def request_parts(self) -> list[Path]:
         return sorted(self.requests.glob("*/part-*.parquet"))
 
+    # Browser users (issue 16): one row per page load and one per asset a page loaded,
+    # in Parquet parts per worker like the request record (lab/schemas.py).
+    @property
+    def page_loads(self) -> Path:
+        return self.path / "page_loads"
+
+    def worker_page_loads(self, worker_id: str) -> Path:
+        return self.page_loads / worker_id
+
+    def page_load_parts(self) -> list[Path]:
+        return sorted(self.page_loads.glob("*/part-*.parquet"))
+
+    @property
+    def page_assets(self) -> Path:
+        return self.path / "page_assets"
+
+    def worker_page_assets(self, worker_id: str) -> Path:
+        return self.page_assets / worker_id
+
+    def page_asset_parts(self) -> list[Path]:
+        return sorted(self.page_assets.glob("*/part-*.parquet"))
+
     @property
     def transactions(self) -> Path:
         return self.path / "transactions"

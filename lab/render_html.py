@@ -131,6 +131,7 @@ def render_html(r: Report) -> str:
     )
 
     out += _workflow_section(r)
+    out += _browser_section(r)
 
     if r.failure_reasons:
         out.append("<h2>Failures by reason</h2>")
@@ -404,3 +405,60 @@ def _workflow_section(r: Report) -> list[str]:
         "reach its end (a sale with nothing to sell). Its span is the task span of its trace.</p>",
         _table(headers, rows),
     ]
+
+
+def _pair(values: tuple[float | None, float | None]) -> str:
+    return _n(values[0], "{:.0f}") + _n(values[1], "{:.0f}")
+
+
+def _browser_section(r: Report) -> list[str]:
+    """Page load (browser): real Chromium users, per page, beside the HTML request time."""
+    b = r.browser
+    if b is None:
+        return []
+    rows = []
+    for p in b.pages:
+        cls = "" if p.ok else " class='fail'"
+        share = "-" if p.front_end_share is None else f"{p.front_end_share:.0%}"
+        rows.append(
+            f"<tr{cls}><td>{_e(p.page)}</td>{_n(p.loads, '{:d}')}{_n(p.failures, '{:d}')}"
+            f"{_pair(p.ttfb_ms)}{_pair(p.dom_content_loaded_ms)}{_pair(p.load_ms)}"
+            f"{_pair(p.lcp_ms)}{_n(p.resources, '{:.0f}')}{_n(p.transfer_kib)}"
+            f"{_pair(p.html_ms)}{_n(p.front_end_ms, '{:.0f}')}<td class='n'>{share}</td>"
+            f"<td>&lt; {p.target_ms:.0f}</td><td>{'pass' if p.ok else 'FAIL'}</td></tr>"
+        )
+    headers = [
+        "page", "loads", "fail", "TTFB p50", "TTFB p95", "DCL p50", "DCL p95",
+        "load p50", "load p95", "LCP p50", "LCP p95", "resources", "KiB",
+        "HTML p50", "HTML p95", "front end ms", "front end", "target", "",
+    ]  # fmt: skip
+    out = [
+        "<h2 id='page-load-browser'>Page load (browser)</h2>",
+        "<p class='note'>Chromium browser users; times in ms from the navigation's start. "
+        "Target: load event p95. HTML = the HTTP users' request for the same page. "
+        "Front end = load - TTFB (p50s).</p>",
+        _table(headers, rows),
+    ]
+    median, peak = b.memory_mib
+    if median is not None:
+        out.append(
+            f"<p>Chromium memory per browser user (PSS of its process tree): median "
+            f"{median:.0f} MiB, max {peak:.0f} MiB.</p>"
+        )
+    out.append(f"<h3>Asset findings</h3><p>{b.assets} static assets seen, {b.repeat_loads} "
+               "loads on repeat visits.</p>")  # fmt: skip
+    if b.findings:
+        out.append(
+            "<ul class='asset-findings'>"
+            + "".join(f"<li>{_e(f.line())}</li>" for f in b.findings)
+            + "</ul>"
+        )
+    else:
+        judged = (
+            ""
+            if b.notes
+            else (": every asset compressed, cacheable and taken from the cache on repeat visits")
+        )
+        out.append(f"<p class='asset-findings'>none found{judged}.</p>")
+    out += [f"<p class='note'>{_e(note)}</p>" for note in b.notes + b.skipped_parts]
+    return out

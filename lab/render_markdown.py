@@ -59,6 +59,7 @@ def render_markdown(r: Report) -> str:
             f"{'pass' if s.passed else 'FAIL'} |"
         )
     lines += _workflow_lines(r)
+    lines += _browser_lines(r)
     if r.failure_reasons:
         lines += ["", "## Failures by reason", "", "| reason | count | first s | last s |"]
         lines.append("|---|---:|---:|---:|")
@@ -157,4 +158,42 @@ def _workflow_lines(r: Report) -> list[str]:
             f"| {w.mean_requests:.1f} | {f'`{w.slowest_trace_id}`' if w.slowest_trace_id else '-'} "
             f"| {f'`{failure}`' if failure else '-'} |"
         )
+    return lines
+
+
+def _pair(values: tuple[float | None, float | None]) -> str:
+    return f"{_ms(values[0])} / {_ms(values[1])}"
+
+
+def _browser_lines(r: Report) -> list[str]:
+    """Page load (browser): the table and the asset findings (lab/page_loads.py)."""
+    b = r.browser
+    if b is None:
+        return []
+    lines = [
+        "",
+        "## Page load (browser)",
+        "",
+        "ms, p50 / p95; HTML = the HTTP users' request for the same page; "
+        "front end = load - TTFB (p50s)",
+        "",
+        "| page | loads | fail | TTFB | DOMContentLoaded | load | LCP | HTML | front end "
+        "| target p95 | ok |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for p in b.pages:
+        share = "-" if p.front_end_share is None else f"{p.front_end_share:.0%}"
+        lines.append(
+            f"| {p.page} | {p.loads} | {p.failures} | {_pair(p.ttfb_ms)} | "
+            f"{_pair(p.dom_content_loaded_ms)} | {_pair(p.load_ms)} | {_pair(p.lcp_ms)} | "
+            f"{_pair(p.html_ms)} | {_ms(p.front_end_ms)} ({share}) | {p.target_ms:.0f} | "
+            f"{'pass' if p.ok else 'FAIL'} |"
+        )
+    median, peak = b.memory_mib
+    if median is not None:
+        lines += ["", f"Chromium memory per browser user (PSS): median {median:.0f} MiB, "
+                  f"max {peak:.0f} MiB"]  # fmt: skip
+    lines += ["", f"### Asset findings ({b.assets} assets, {b.repeat_loads} repeat loads)", ""]
+    lines += [f"- {f.line()}" for f in b.findings] or ["- none found"]
+    lines += [f"- note: {note}" for note in b.notes + b.skipped_parts]
     return lines

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from lab import (
+    page_loads,
     query_budget,
     report_waterfalls,
     request_stats,
@@ -69,6 +70,7 @@ class Report:
     faults: list[FaultWindow] = field(default_factory=list)
     first_request_s: float = 0.0  # unix seconds of the first request: x = 0 of the charts
     workflows: list[workflow_stats.WorkflowStats] = field(default_factory=list)
+    browser: page_loads.BrowserPageLoads | None = None  # runs with browser users (issue 16)
 
     @property
     def fault_bands(self) -> list[tuple[float, float, str]]:
@@ -190,6 +192,7 @@ def build(
         workflows=[(w.name, w.slowest_trace_id) for w in report.workflows],
     )
     report.slowest_traced = trace_coverage.coverage(con)
+    report.browser = page_loads.collect(run_dir, con, targets.page_p95_ms)
     con.close()
     if prometheus_url:
         prom = Prometheus(prometheus_url)
@@ -260,6 +263,29 @@ def summary_json(report: Report) -> dict[str, Any]:
         "workflows": [
             {**asdict(w), "success_ratio": round(w.success_ratio, 4)} for w in report.workflows
         ],
+        "browser": _browser_json(report.browser),
+    }
+
+
+def _browser_json(browser: page_loads.BrowserPageLoads | None) -> dict[str, Any] | None:
+    if browser is None:
+        return None
+    return {
+        "pages": [
+            {
+                **asdict(p),
+                "front_end_ms": p.front_end_ms,
+                "front_end_share": p.front_end_share,
+                "ok": p.ok,
+            }
+            for p in browser.pages
+        ],
+        "findings": [asdict(f) for f in browser.findings],
+        "assets": browser.assets,
+        "repeat_loads": browser.repeat_loads,
+        "memory_mib": {"median": browser.memory_mib[0], "max": browser.memory_mib[1]},
+        "notes": browser.notes,
+        "skipped_parts": browser.skipped_parts,
     }
 
 
@@ -307,6 +333,10 @@ def run_report(
                 f"  workflow {w.name}: {w.count} transactions, p50 {w.p50_ms:.0f} ms, "
                 f"p95 {w.p95_ms:.0f} ms, {w.success_ratio:.1%} succeeded"
             )
+        if report.browser is not None:
+            print(f"  browser page loads: {len(report.browser.findings)} asset finding(s)")
+            for finding in report.browser.findings:
+                print(f"    - {finding.line()}")
         for counts in report.statement_counts:
             if counts.breached:
                 print(counts.check_failed())

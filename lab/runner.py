@@ -66,6 +66,7 @@ class RunOptions:
     duration: str | None = None
     workers: int = 0
     scenario: str | None = None
+    browsers: int = 0
     scale: str | None = None
     target: str | None = None
     allow_target: tuple[str, ...] = ()
@@ -87,6 +88,7 @@ class RunOptions:
             duration=args.duration,
             workers=args.workers,
             scenario=args.scenario,
+            browsers=getattr(args, "browsers", 0) or 0,
             scale=args.scale,
             target=args.target,
             allow_target=tuple(args.allow_target),
@@ -124,6 +126,10 @@ def validate(opts: RunOptions) -> Targets:
         raise LabError("--users must be positive")
     if opts.workers < 0:
         raise LabError("--workers must not be negative")
+    if opts.browsers < 0:
+        raise LabError("--browsers must not be negative")
+    if opts.users is not None and opts.browsers > opts.users:
+        raise LabError(f"--browsers {opts.browsers} is more than --users {opts.users}")
     if opts.trace_sample_ratio is not None and not 0 <= opts.trace_sample_ratio <= 1:
         raise LabError("--trace-sample-ratio must be between 0 and 1")
     if opts.compose:
@@ -162,6 +168,22 @@ def locust_program() -> str:
     return found
 
 
+# The Compose lab's Locust worker memory limit (docker-compose.perf.yml, LAB_LOCUST_MEM):
+# a run with browser users raises it by one browser's worth per browser the worker runs, so
+# the cap scales with what a worker carries (measured: README, "Browser users").
+WORKER_MEM_MIB = 512
+BROWSER_USER_MEM_MIB = 512
+
+
+def worker_mem_limit(browsers: int, workers: int) -> str | None:
+    """`LAB_LOCUST_WORKER_MEM` for a Compose run with `browsers` browser users, else None."""
+    if browsers <= 0:
+        return None
+    per_worker = -(-browsers // max(1, workers))  # Locust spreads users across workers
+    per_browser = int(os.environ.get("LAB_BROWSER_MEM_MIB") or BROWSER_USER_MEM_MIB)
+    return f"{WORKER_MEM_MIB + per_worker * per_browser}m"
+
+
 def lab_env(opts: RunOptions, run_id: str, runs_dir: str) -> dict[str, str]:
     env = {
         "LAB_PROFILE": opts.profile,
@@ -171,6 +193,7 @@ def lab_env(opts: RunOptions, run_id: str, runs_dir: str) -> dict[str, str]:
         "LAB_SPAWN_RATE": "" if opts.spawn_rate is None else f"{opts.spawn_rate:g}",
         "LAB_DURATION": opts.duration or "",
         "LAB_SCENARIO": opts.scenario or "",
+        "LAB_BROWSERS": str(opts.browsers or ""),
         "LAB_WORKERS": str(opts.workers or 1),
     }
     if opts.trace_sample_ratio is not None:
@@ -182,6 +205,10 @@ def lab_env(opts: RunOptions, run_id: str, runs_dir: str) -> dict[str, str]:
         env["LAB_TRACE_TAIL"] = "0"
     if opts.scale:
         env["LAB_SCALE"] = opts.scale
+    if opts.compose:
+        users = opts.users or PROFILES[opts.profile].users
+        browsers = users if opts.scenario == "BrowserUser" else opts.browsers
+        env["LAB_LOCUST_WORKER_MEM"] = worker_mem_limit(browsers, opts.workers) or ""
     # Unset knobs stay unset: Locust's typed flags reject empty strings, and the profile decides.
     return {k: v for k, v in env.items() if v}
 

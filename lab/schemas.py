@@ -48,6 +48,59 @@ TRANSACTION_SCHEMA = pa.schema(
     ]
 )
 
+# Browser users (issue 16, locustfiles/_browser.py). A page load: navigation timing of the
+# document, Largest Contentful Paint, the resources it loaded, in microseconds from the
+# navigation's start. `page` is the request name the HTTP users give the same page
+# ("/inventory/[id]"), so a report can set the two side by side; `visit` counts loads of that
+# page in one browser context (2+ = a repeat visit, where assets should come from the cache).
+PAGE_LOAD_SCHEMA = pa.schema(
+    [
+        ("ts_start_us", pa.int64()),
+        ("scenario", pa.string()),
+        ("page", pa.string()),
+        ("url", pa.string()),
+        ("visit", pa.int32()),
+        ("status", pa.int32()),
+        ("ttfb_us", pa.int64()),
+        ("dom_content_loaded_us", pa.int64()),
+        ("load_us", pa.int64()),
+        ("lcp_us", pa.int64()),
+        ("resources", pa.int32()),
+        ("resource_transfer_bytes", pa.int64()),
+        ("document_transfer_bytes", pa.int64()),
+        ("resources_from_cache", pa.int32()),
+        ("browser_pss_bytes", pa.int64()),  # the user's Chromium process tree (PSS)
+        ("failure", pa.string()),
+        ("worker_id", pa.string()),
+        ("tenant_id", pa.int64()),
+        ("trace_id", pa.string()),
+        ("run_id", pa.string()),
+    ]
+)
+
+# One asset (stylesheet, script, image) a page load fetched or took from the cache, with the
+# response headers the browser saw when it was downloaded; `repeat` = this browser context had
+# loaded the same URL before (then a transfer is a re-download the cache should have saved).
+PAGE_ASSET_SCHEMA = pa.schema(
+    [
+        ("ts_start_us", pa.int64()),
+        ("page", pa.string()),
+        ("url", pa.string()),
+        ("initiator", pa.string()),
+        ("status", pa.int32()),
+        ("content_type", pa.string()),
+        ("content_encoding", pa.string()),
+        ("cache_control", pa.string()),
+        ("transfer_bytes", pa.int64()),
+        ("encoded_bytes", pa.int64()),
+        ("decoded_bytes", pa.int64()),
+        ("from_cache", pa.bool_()),
+        ("repeat", pa.bool_()),
+        ("worker_id", pa.string()),
+        ("run_id", pa.string()),
+    ]
+)
+
 SPAN_SCHEMA = pa.schema(
     [
         pa.field("trace_id", pa.string(), nullable=False),

@@ -22,6 +22,7 @@ LAB_SERVICE_NAMES = frozenset(
         "app", "postgres", "pgbouncer", "redis", "seed", "locust-master", "locust-worker",
         "jaeger", "prometheus", "postgres-exporter", "pgbouncer-exporter", "redis-exporter",
         "trace-archive", "grafana",
+        "jewelry-app",  # the app's alias for browser users (Chromium forces https on `app`)
     }
 )  # fmt: skip
 

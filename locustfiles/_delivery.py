@@ -73,6 +73,8 @@ MSG_PART_CHUNK = "lab_record_chunk"
 RECORD_FOLDERS: dict[str, Callable[[RunFolder, str], Path]] = {
     "requests": RunFolder.worker_requests,
     "transactions": RunFolder.worker_transactions,
+    "page_loads": RunFolder.worker_page_loads,
+    "page_assets": RunFolder.worker_page_assets,
 }
 # A worker id names a folder under requests/: Locust's `<hostname>_<uuid hex>`.
 _WORKER_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,200}$")

@@ -145,6 +145,8 @@ class LabPlugin:
         self._restrict_scenario(settings.scenario)
         if self.is_worker or self.is_master:
             self._install_delivery()
+        if not self.is_worker:  # the master dispatches; a worker keeps every class it may get
+            self._choose_browser_users(settings)
         LabShape.settings = settings
         LabShape.launch_options = CommonOptions.from_options(options)
         events_ = self.environment.events
@@ -251,6 +253,19 @@ class LabPlugin:
             raise SystemExit(2)
         self.environment.user_classes = chosen
 
+    def _choose_browser_users(self, settings: LabSettings) -> None:
+        """Browser users (real Chromium) are off unless asked for: LAB_BROWSERS=N makes N of
+        the users BrowserUser (Locust's fixed_count), LAB_SCENARIO=BrowserUser all of them."""
+        classes = self.environment.user_classes
+        browsers = [cls for cls in classes if getattr(cls, "lab_browser", False)]
+        if not browsers or settings.scenario in {cls.__name__ for cls in browsers}:
+            return
+        if settings.browsers <= 0:
+            self.environment.user_classes = [cls for cls in classes if cls not in browsers]
+            return
+        for cls in browsers:
+            cls.fixed_count = settings.browsers
+
     def _start_metrics(self, settings: LabSettings) -> None:
         if settings.metrics_port < 0:
             return
@@ -285,11 +300,11 @@ class LabPlugin:
             if self.recorder is not None:
                 self.recorder.stop_timer()
                 self.recorder.flush()
-            self.recorder = self._new_part_writer(RequestRecorder, settings)
+            self.recorder = self.new_part_writer(RequestRecorder, settings)
         self.recorder.start_timer()
         if self.transactions is None or self.transactions.run_id != settings.run_id:
             self._flush_transactions()
-            self.transactions = self._new_part_writer(_transactions.TransactionRecorder, settings)
+            self.transactions = self.new_part_writer(_transactions.TransactionRecorder, settings)
             _transactions.activate(self.transactions)
         self.transactions.start_timer()
         if _tracing.tracing_disabled_by_environ():
@@ -303,7 +318,7 @@ class LabPlugin:
             )
             _tracing.activate(self.tracing)
 
-    def _new_part_writer(self, kind: type[_Writer], settings: LabSettings) -> _Writer:
+    def new_part_writer(self, kind: type[_Writer], settings: LabSettings) -> _Writer:
         """A record's writer (requests or transactions). A local process, or a worker sharing
         the master's folder, writes its parts there; a worker that does not sends them to the
         master (_delivery.py)."""

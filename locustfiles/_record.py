@@ -103,7 +103,7 @@ class PartWriter:
     def flush(self) -> None:
         """Write buffered rows as one complete part; never raises (the run goes on)."""
         self._last_flush = time.monotonic()
-        count = len(self._columns["name"])
+        count = len(next(iter(self._columns.values())))
         if count == 0:
             return
         columns, self._columns = self._columns, {field.name: [] for field in self.schema}
@@ -122,6 +122,14 @@ class PartWriter:
             return
         self.parts_written += 1
         self.rows_written += count
+
+    def add(self, row: dict[str, Any]) -> None:
+        """One row given as a dict (a missing column is null)."""
+        for name, values in self._columns.items():
+            values.append(row.get(name))
+        self.rows_seen += 1
+        if len(next(iter(self._columns.values()))) >= self.flush_rows:
+            self.flush()
 
     def _write_part(self, seq: int, payload: bytes, _rows: int) -> None:
         atomic_write(self.folder / f"part-{seq:06d}.parquet", payload)

@@ -25,6 +25,7 @@ from lab.contract import (
 )
 
 DEFAULT_METRICS_PORT = 9646
+BROWSER_SCENARIO = "BrowserUser"  # locustfiles/_browser_scenario.py
 DEFAULT_TRACE_SAMPLE_RATIO = 0.1
 # Locust's default is 3 heartbeats (3 s): on a busy 2-core machine a worker busy with its
 # users misses that often and is wrongly called missing; 10 s still finds a dead one fast.
@@ -75,6 +76,13 @@ def _register_flags(parser: Any, **_kwargs: Any) -> None:
     )
     group.add_argument(
         "--lab-scenario", env_var="LAB_SCENARIO", default="", help="run only this user class"
+    )
+    group.add_argument(
+        "--lab-browsers",
+        env_var="LAB_BROWSERS",
+        type=_number(int, 0),
+        default=0,
+        help="of the users, this many are BrowserUser (real Chromium; 0 = none)",
     )
     group.add_argument("--lab-run-id", env_var="LAB_RUN_ID", default="", help="run id")
     group.add_argument(
@@ -133,6 +141,7 @@ class LabSettings:
     metrics_host: str
     record_flush_seconds: float
     heartbeat_liveness: int = DEFAULT_HEARTBEAT_LIVENESS
+    browsers: int = 0
 
     @property
     def folder(self) -> RunFolder:
@@ -171,6 +180,9 @@ def settings_from_options(options: Any) -> LabSettings:
     spawn_rate = float(getattr(options, "lab_spawn_rate", 0.0) or 0.0)
     if users < 0 or spawn_rate < 0:
         raise SettingsError("LAB_USERS and LAB_SPAWN_RATE must not be negative")
+    browsers = int(getattr(options, "lab_browsers", 0) or 0)
+    if browsers < 0:
+        raise SettingsError(f"LAB_BROWSERS={browsers} must not be negative")
     run_id = str(getattr(options, "lab_run_id", "") or "")
     if run_id and not is_run_id(run_id):
         raise SettingsError(
@@ -189,6 +201,7 @@ def settings_from_options(options: Any) -> LabSettings:
         metrics_port=int(getattr(options, "lab_locust_metrics_port", DEFAULT_METRICS_PORT)),
         metrics_host=str(getattr(options, "lab_locust_metrics_host", "127.0.0.1")),
         record_flush_seconds=max(0.1, flush),
+        browsers=browsers,
         heartbeat_liveness=max(
             1,
             int(
@@ -197,6 +210,18 @@ def settings_from_options(options: Any) -> LabSettings:
             ),
         ),
     )
+
+
+def browsers_wanted(environ: Any = os.environ) -> bool:
+    """Browser users asked for (LAB_BROWSERS > 0 or LAB_SCENARIO=BrowserUser), read at import
+    time by locustfiles/browser_users.py: every process of a run gets the same environment
+    (`lab run`, the Compose lab), so master and workers define the same user classes."""
+    if str(environ.get("LAB_SCENARIO", "")).strip() == BROWSER_SCENARIO:
+        return True
+    try:
+        return int(str(environ.get("LAB_BROWSERS", "") or 0)) > 0
+    except ValueError:
+        return False  # settings_from_options refuses it, in one line
 
 
 def settings_from_environ() -> LabSettings:
@@ -212,6 +237,7 @@ def settings_from_environ() -> LabSettings:
         "lab_spawn_rate": ("LAB_SPAWN_RATE", "0"),
         "lab_duration": ("LAB_DURATION", ""),
         "lab_scenario": ("LAB_SCENARIO", ""),
+        "lab_browsers": ("LAB_BROWSERS", "0"),
         "lab_run_id": ("LAB_RUN_ID", ""),
         "lab_runs_dir": ("LAB_RUNS_DIR", DEFAULT_RUNS_DIR),
         "lab_trace_sample_ratio": ("LAB_TRACE_SAMPLE_RATIO", str(DEFAULT_TRACE_SAMPLE_RATIO)),
@@ -222,6 +248,7 @@ def settings_from_environ() -> LabSettings:
     }
     casts = {
         "lab_users": int,
+        "lab_browsers": int,
         "lab_spawn_rate": float,
         "lab_trace_sample_ratio": float,
         "lab_locust_metrics_port": int,

@@ -38,7 +38,8 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 from urllib.parse import quote
@@ -434,9 +435,58 @@ class LabTracing:
                 task.keep = task.keep or failed or status is None
                 self._settle(task)
 
+    # --- browser page loads (locustfiles/_browser.py) ---------------------------------------
+    def open_scope(self) -> TraceScope:
+        """A new trace for work done outside a task's greenlet: a browser's page load.
+
+        The browser sends `scope.traceparent` and `baggage_header` with every request of the
+        page (document, assets, its scripts' fetches), so the app's spans are children of the
+        page-load span; the caller fires its request event inside `in_scope(scope)` (the
+        record takes the trace id from it) and then calls `close_scope`.
+        """
+        return self._new_scope()
+
+    def close_scope(
+        self,
+        scope: TraceScope,
+        name: str,
+        start_ns: int,
+        end_ns: int,
+        attributes: dict[str, Any],
+        failure: str | None,
+    ) -> None:
+        """Record the page load as the CLIENT root span of its trace; a failure keeps it."""
+        if failure:
+            scope.keep = True
+        if scope.sampled:
+            span = FinishedSpan(
+                scope.trace_id,
+                scope.span_id,
+                0,
+                name,
+                KIND_CLIENT,
+                start_ns,
+                end_ns,
+                attributes,
+                STATUS_ERROR if failure else 0,
+                failure or "",
+            )
+            self._record(span, scope)
+        self._settle(scope)
+
     def shutdown(self, timeout_s: float = 5.0) -> None:
         if self.queue is not None:
             self.queue.shutdown(timeout_s)
+
+
+@contextmanager
+def in_scope(scope: TraceScope | None) -> Iterator[None]:
+    """`scope` is the current trace while the block runs (request events fired in it)."""
+    token = _current.set(scope)
+    try:
+        yield
+    finally:
+        _current.reset(token)
 
 
 # The process-wide instance, set by the plugin on a local runner or a worker.

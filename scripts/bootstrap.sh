@@ -26,6 +26,8 @@ DEBIAN_PACKAGES=(
   python3.11-venv
   # Headless browser for the report tests (tests/lab/test_traces_real_run.py).
   chromium
+  # The Node.js inside the playwright wheel (browser users, tests/locust/test_browser_users.py).
+  libatomic1
 )
 [[ "${LAB_BOOTSTRAP_SERVICES:-1}" == 0 ]] && DEBIAN_PACKAGES=(python3.11-venv)
 

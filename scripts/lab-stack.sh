@@ -301,12 +301,13 @@ build_images() {
     ensure_offline_images
   fi
   log "building images ($LAB_IMAGES set; cached layers are reused) ..."
-  # Every Python service shares one image: building it once is enough.
+  # Every Python service shares one image: building it once is enough; the Locust worker's
+  # adds Chromium on top of it (docker/python/Dockerfile, stage locust-browser).
   local services
   if [[ "$LAB_IMAGES" == offline ]]; then
-    services=(seed postgres pgbouncer redis prometheus postgres-exporter pgbouncer-exporter redis-exporter)
+    services=(seed locust-worker postgres pgbouncer redis prometheus postgres-exporter pgbouncer-exporter redis-exporter)
   else
-    services=(seed)
+    services=(seed locust-worker)
   fi
   # `if !`: under errexit + pipefail a failing pipeline would end the script before the message.
   if ! compose build --progress "${LAB_BUILD_PROGRESS:-plain}" "${services[@]}" 2>&1 |

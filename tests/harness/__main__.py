@@ -90,7 +90,10 @@ def main(argv: list[str]) -> int:
             pg_bindir=postgres.bindir,
             tmpdir=run_dir,
         )
-        return _run_command(command, command_env(facts))
+        env = command_env(facts)
+        if not _collect_static(env):
+            return 1
+        return _run_command(command, env)
     except Interrupted as interruption:
         log(f"interrupted by {interruption}; stopping services")
         return 128 + interruption.signum
@@ -117,6 +120,32 @@ def _started(
         f"started in {service.started_in_seconds:.1f}s"
     )
     return service
+
+
+def _collect_static(env: dict[str, str]) -> bool:
+    """The app's hashed and compressed assets, as the image build makes them (issue 16).
+
+    Templates name assets through the manifest this writes: without it every page is a 500.
+    """
+    started = time.monotonic()
+    done = subprocess.run(
+        [sys.executable, "app/manage.py", "collectstatic", "--noinput", "-v", "0"],
+        env=env,
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        # A harness killed meanwhile must not leave it writing into a folder the next run
+        # cleans up (tests/harness/test_services.py).
+        preexec_fn=die_with_parent(signal.SIGTERM),
+    )
+    if done.returncode != 0:
+        log(f"collectstatic failed: {done.stderr.strip()[-2000:]}")
+        return False
+    log(
+        f"static files collected in {time.monotonic() - started:.1f}s ({env['DJANGO_STATIC_ROOT']})"
+    )
+    return True
 
 
 def _run_command(command: list[str], env: dict[str, str]) -> int:

@@ -93,6 +93,8 @@ def command_env(facts: ServiceFacts, base: Mapping[str, str] = os.environ) -> di
     env = dict(base)
     env.update(facts.to_env())
     env["DJANGO_SETTINGS_MODULE"] = TEST_SETTINGS
+    # collectstatic's output (hashed, compressed assets), per test session (harness __main__).
+    env["DJANGO_STATIC_ROOT"] = str(facts.tmpdir / "static")
     # The per-install secret behind Locust's run tokens (lab/run_token.py), per test session.
     env.setdefault("LAB_RUN_TOKEN_KEY", secrets.token_hex(24))
     paths = [str(REPO_ROOT / "app"), str(REPO_ROOT)]

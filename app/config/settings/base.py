@@ -57,6 +57,9 @@ MIDDLEWARE = [
     # Outermost, so its timing and query count cover sessions, auth and every view.
     "jewelry.observability.middleware.RequestMetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files before everything that needs a session or a tenant: assets are public,
+    # served from memory-mapped files with their precompressed variants (jewelry.core.assets).
+    "jewelry.core.assets.LabWhiteNoiseMiddleware",
     "django.middleware.gzip.GZipMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -171,7 +174,14 @@ TIME_ZONE = "UTC"
 USE_I18N = False
 USE_TZ = True
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+# Filled by `manage.py collectstatic` (the image build, the test harness, scripts/dev-app.sh).
+STATIC_ROOT = Path(env("DJANGO_STATIC_ROOT", str(BASE_DIR / "staticfiles")))
+# Hashed names (app.3f2a9c.css), a gzip and a brotli copy of each compressible file, and
+# WhiteNoise's far-future `immutable` cache headers on the hashed names (issue 16).
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "staticfiles": {"BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"},
+}
 
 LOGGING = {
     "version": 1,

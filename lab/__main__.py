@@ -11,8 +11,36 @@ from lab.runs_dir import resolve_run, runs_root
 from lab.targets import load_targets
 
 
+class _OldTargetsSpelling(argparse.Action):
+    """`--targets FILE`, the old name of `--targets-file`: still works, says so in one line."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        print("lab: --targets is deprecated, use --targets-file", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
 def _add_target_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--targets", type=Path, help="TOML file overriding lab/targets.toml")
+    # `--targets-file`, not `--targets`: next to `lab run --target URL`, one typo swapped them.
+    parser.add_argument(
+        "--targets-file",
+        dest="targets",
+        type=Path,
+        metavar="FILE",
+        help="TOML file overriding lab/targets.toml",
+    )
+    parser.add_argument(
+        "--targets",
+        dest="targets",
+        type=Path,
+        action=_OldTargetsSpelling,
+        help=argparse.SUPPRESS,
+    )
     parser.add_argument(
         "--set",
         action="append",

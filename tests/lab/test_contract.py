@@ -22,10 +22,10 @@ from lab.contract import (
     read_events,
 )
 from lab.health import status_from_events
-from lab.synthetic import request_rows, write_meta, write_request_part
 from locustfiles._load_plan import LoadPlanMonitor
 from tests.harness.environment import REPO_ROOT
 from tests.lab.conftest import T0_US, CliResult, tree_digest
+from tests.synthetic import request_rows, write_meta, write_request_part
 
 DURATIONS = ["90", "30s", "5m", "2h", "1h30m", "3h30m10s", "0",
              "5m30", "1.5h", " 5m", "5 m", "1d", "m", "", "30S", "-5"]  # fmt: skip

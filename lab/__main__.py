@@ -101,10 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--trace-sample-ratio", type=float, default=None)
     mode = run.add_mutually_exclusive_group()
-    mode.add_argument("--compose", action="store_true", help="run Locust inside the Compose lab")
+    # Compose is the default, as for `make load` (Makefile RUN_MODE): the lab is the Compose lab.
     mode.add_argument(
-        "--local", action="store_true", help="run Locust as a local process (default)"
+        "--compose", action="store_true", help="run Locust inside the Compose lab (default)"
     )
+    mode.add_argument("--local", action="store_true", help="run Locust as a local process")
     run.add_argument("--prometheus", help="Prometheus URL for the report")
     run.add_argument("--jaeger-url", help="Jaeger UI URL for trace links")
     _add_target_options(run)

@@ -314,7 +314,8 @@ def run_options(opts: AbOptions) -> Any:
     )
     if args.compose or args.target:
         raise LabError("lab ab serves each revision itself: leave out --compose and --target")
-    options = RunOptions.from_args(args, opts.runs_root)
+    # Locust runs here, against the revision ab serves (whatever `lab run` defaults to).
+    options = replace(RunOptions.from_args(args, opts.runs_root), compose=False)
     if options.trace_sample_ratio is None:
         options = replace(options, trace_sample_ratio=0.0)  # no tracing cost in a timing run
     return options

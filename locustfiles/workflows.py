@@ -1,4 +1,5 @@
-"""The source document's advanced scenarios: whole workflows of shop staff.
+"""The advanced scenarios of the report the lab grew from (README "Where the requirements come
+from"): whole workflows of shop staff.
 
 Each signs in through the HTML form. `POSSaleWorkflow` runs a sale as one task
 (one trace from search to the sale showing up in the list); the others are

@@ -16,6 +16,7 @@ import argparse
 import json
 import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,6 @@ PANEL_HEIGHT = 8
 
 # The lab's targets (lab/targets.toml), in the units the panels use.
 TARGETS = load_targets()
-PAGE_P95_S = TARGETS.page_p95_ms / 1000
-API_P95_S = TARGETS.api_p95_ms / 1000
 DB_QUERY_P95_S = TARGETS.db_query_p95_ms / 1000
 FAILURE_RATIO = TARGETS.failure_ratio
 
@@ -167,7 +166,7 @@ def _variable_labels(dashboard: Dashboard) -> list[tuple[str, str]]:
 def p95_over_range(run_variable_name: str, api: bool | None = None) -> str:
     """Worst 1-minute p95 per request name of one run over the dashboard's time range (only
     API names or only page names when `api` says which)."""
-    kind = "" if api is None else f',name{"=~" if api else "!~"}"{API_NAMES}"'
+    kind = "" if api is None else f",{name_of_kind(api)}"
     return (
         "max by (method, name) (max_over_time(name:locust_request_duration_seconds:p95_1m"
         f'{{run_id="${run_variable_name}"{kind}}}[$__range]))'
@@ -193,6 +192,44 @@ def route_p95_with_exemplars(api: bool) -> Query:
     )
 
 
+def by_kind(
+    title: str,
+    query: Callable[[bool], Query],
+    unit: str = "s",
+    kind: str = "timeseries",
+    description: str = "",
+) -> tuple[Panel, Panel]:
+    """The same panel for page requests and for API requests, each under its own target line.
+
+    `title` and `description` may name the kind as {kind} (page, API) or {Kind} (Page, API).
+    """
+    ms_per_unit = {"s": 1000.0, "ms": 1.0}[unit]
+    return tuple(  # type: ignore[return-value]
+        Panel(
+            title.format(kind=name, Kind=name[0].upper() + name[1:]),
+            (query(api),),
+            unit=unit,
+            kind=kind,
+            target=(TARGETS.api_p95_ms if api else TARGETS.page_p95_ms) / ms_per_unit,
+            description=description.format(kind=name, Kind=name[0].upper() + name[1:]),
+        )
+        for api, name in ((False, "page"), (True, "API"))
+    )
+
+
+def name_of_kind(api: bool) -> str:
+    """A PromQL matcher of Locust request names: API names, or page names."""
+    return f'name{"=~" if api else "!~"}"{API_NAMES}"'
+
+
+def app_p95_of_kind(api: bool) -> Query:
+    kind = "api" if api else "page"
+    return Query(
+        f'kind:jewelry_http_request_duration_seconds:p95_5m{{kind="{kind}"}}',
+        "API" if api else "pages",
+    )
+
+
 RUN_OVERVIEW = Dashboard(
     uid="lab-run-overview",
     title="Run overview",
@@ -212,31 +249,13 @@ RUN_OVERVIEW = Dashboard(
             unit="percentunit",
             target=FAILURE_RATIO,
         ),
-        Panel(
-            "p95 response time per page name (Locust)",
-            (
-                Query(
-                    'name:locust_request_duration_seconds:p95_1m{run_id="$run_id",'
-                    f'name!~"{API_NAMES}"}}',
-                    "{{method}} {{name}}",
-                ),
+        *by_kind(
+            "p95 response time per {kind} name (Locust)",
+            lambda api: Query(
+                f'name:locust_request_duration_seconds:p95_1m{{run_id="$run_id",{name_of_kind(api)}}}',
+                "{{method}} {{name}}",
             ),
-            unit="s",
-            target=PAGE_P95_S,
-            description="Red line: the page target (lab/targets.toml page_p95_ms).",
-        ),
-        Panel(
-            "p95 response time per API name (Locust)",
-            (
-                Query(
-                    'name:locust_request_duration_seconds:p95_1m{run_id="$run_id",'
-                    f'name=~"{API_NAMES}"}}',
-                    "{{method}} {{name}}",
-                ),
-            ),
-            unit="s",
-            target=API_P95_S,
-            description="Red line: the API target (lab/targets.toml api_p95_ms).",
+            description="Red line: the {kind} target (lab/targets.toml).",
         ),
         Panel(
             "p50 and p99 response time per name (Locust)",
@@ -264,38 +283,16 @@ RUN_OVERVIEW = Dashboard(
             target=90,
             description="Above 90 % the load generator, not the app, limits the run.",
         ),
-        Panel(
-            "App p95 per page route, traced requests (exemplars open the trace in Jaeger)",
-            (route_p95_with_exemplars(api=False),),
+        *by_kind(
+            "App p95 per {kind} route, traced requests (exemplars open the trace in Jaeger)",
+            route_p95_with_exemplars,
             unit="ms",
-            target=TARGETS.page_p95_ms,
             description=(
                 "Jaeger's span metrics of the app's SERVER spans (sampled requests only); "
                 "each dot is an exemplar whose trace_id opens the trace."
             ),
         ),
-        Panel(
-            "App p95 per API route, traced requests (exemplars open the trace in Jaeger)",
-            (route_p95_with_exemplars(api=True),),
-            unit="ms",
-            target=TARGETS.api_p95_ms,
-            description=(
-                "Jaeger's span metrics of the app's SERVER spans (sampled requests only); "
-                "each dot is an exemplar whose trace_id opens the trace."
-            ),
-        ),
-        Panel(
-            "Page p95 (app)",
-            (Query('kind:jewelry_http_request_duration_seconds:p95_5m{kind="page"}', "pages"),),
-            unit="s",
-            target=PAGE_P95_S,
-        ),
-        Panel(
-            "API p95 (app)",
-            (Query('kind:jewelry_http_request_duration_seconds:p95_5m{kind="api"}', "API"),),
-            unit="s",
-            target=API_P95_S,
-        ),
+        *by_kind("{Kind} p95 (app)", app_p95_of_kind),
         Panel(
             "DB query p95 per route",
             (Query("route:jewelry_db_query_duration_seconds:p95_5m", "{{route}}"),),
@@ -335,33 +332,15 @@ COMPARE_RUNS = Dashboard(
     time_from="now-24h",
     refresh="",
     panels=(
-        Panel(
-            "p95 per page name over the whole range: A",
-            (Query(p95_over_range("A", api=False), "{{method}} {{name}}"),),
-            unit="s",
+        *by_kind(
+            "p95 per {kind} name over the whole range: A",
+            lambda api: Query(p95_over_range("A", api), "{{method}} {{name}}"),
             kind="bargauge",
-            target=PAGE_P95_S,
         ),
-        Panel(
-            "p95 per API name over the whole range: A",
-            (Query(p95_over_range("A", api=True), "{{method}} {{name}}"),),
-            unit="s",
+        *by_kind(
+            "p95 per {kind} name over the whole range: B",
+            lambda api: Query(p95_over_range("B", api), "{{method}} {{name}}"),
             kind="bargauge",
-            target=API_P95_S,
-        ),
-        Panel(
-            "p95 per page name over the whole range: B",
-            (Query(p95_over_range("B", api=False), "{{method}} {{name}}"),),
-            unit="s",
-            kind="bargauge",
-            target=PAGE_P95_S,
-        ),
-        Panel(
-            "p95 per API name over the whole range: B",
-            (Query(p95_over_range("B", api=True), "{{method}} {{name}}"),),
-            unit="s",
-            kind="bargauge",
-            target=API_P95_S,
         ),
         Panel(
             "p95 per name: B / A (above 1 is slower)",
@@ -555,18 +534,7 @@ SOAK = Dashboard(
             ),
             unit="bytes",
         ),
-        Panel(
-            "Page p95 (app)",
-            (Query('kind:jewelry_http_request_duration_seconds:p95_5m{kind="page"}', "pages"),),
-            unit="s",
-            target=PAGE_P95_S,
-        ),
-        Panel(
-            "API p95 (app)",
-            (Query('kind:jewelry_http_request_duration_seconds:p95_5m{kind="api"}', "API"),),
-            unit="s",
-            target=API_P95_S,
-        ),
+        *by_kind("{Kind} p95 (app)", app_p95_of_kind),
         Panel(
             "p95 per name (Locust)",
             (

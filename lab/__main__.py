@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from lab.errors import EXIT_BAD_INPUT, LabError
+from lab.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, LabError
 from lab.runs_dir import resolve_run, runs_root
 from lab.targets import load_targets
 
@@ -278,7 +278,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"lab {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_BAD_INPUT
 

@@ -196,7 +196,7 @@ class LabPlugin:
             sys.stderr.write(
                 f"locustfiles: LAB_SCENARIO={scenario!r} is not a user class ({names})\n"
             )
-            raise SystemExit(2)
+            raise SystemExit(EXIT_BAD_INPUT)
         self.environment.user_classes = chosen
 
     def _start_metrics(self, settings: LabSettings) -> None:

@@ -3,13 +3,15 @@ SHELL := /usr/bin/env bash
 .SHELLFLAGS := -euo pipefail -c
 .DEFAULT_GOAL := help
 
-# Knobs (override on the command line: `make load USERS=200 DURATION=10m`).
+# Knobs (override on the command line: `make load USERS=200 DURATION=10m`). USERS,
+# SPAWN_RATE and DURATION have no default here: unset, each profile keeps its own
+# (lab/contract.py PROFILES, locustfiles/_shapes.py).
 PYTHON ?= python3
 VENV ?= .venv
 SCALE ?= small
-USERS ?= 50
-SPAWN_RATE ?= 10
-DURATION ?= 5m
+USERS ?=
+SPAWN_RATE ?=
+DURATION ?=
 WORKERS ?= 2
 SCENARIO ?=
 BROWSERS ?=
@@ -75,12 +77,13 @@ seed: ## Seed the database of DATABASE_* at SCALE=doc|small|large (SEED_ARGS='--
 ##@ Load
 
 # `make load` drives Locust through `lab run` (run id, meta.json, live progress, report).
-# USERS/SPAWN_RATE/DURATION are passed only when given (`make smoke USERS=5`), so each
-# profile keeps its own defaults; RUN_MODE=local runs Locust here against TARGET.
+# USERS/SPAWN_RATE/DURATION/SCALE are passed only when given (`make smoke USERS=5`), so each
+# profile keeps its own defaults; RUN_MODE=local runs Locust here against TARGET. RUN_MODE's
+# default is `lab run`'s (tests/test_layout.py checks that they agree).
 RUN_MODE ?= compose
 TARGET ?=
 LAB_RUN_ARGS ?=
-_lab_knob = $(if $(filter-out default file,$(origin $(1))),$(2) $($(1)))
+_lab_knob = $(if $(and $($(1)),$(filter-out default file,$(origin $(1)))),$(2) $($(1)))
 _lab_run_flags = --$(RUN_MODE) \
   $(call _lab_knob,USERS,--users) $(call _lab_knob,SPAWN_RATE,--spawn-rate) \
   $(call _lab_knob,DURATION,--duration) $(if $(SCENARIO),--scenario $(SCENARIO)) \

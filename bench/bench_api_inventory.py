@@ -26,47 +26,26 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_pos_checkout import (
+from _live_app import (
     MAX_REQUESTS,
-    PASSWORD,
+    PAGE_SIZE,
+    add_client_knobs,
     free_port,
+    harness_missing,
+    obtain_token,
     percentile,
     prepare_shop,
     start_gunicorn,
     stop,
 )
 
-PAGE_SIZE = 25
-
-
-def obtain_token(base: str, email: str) -> str:
-    response = requests.post(
-        f"{base}/api/auth/token/", json={"username": email, "password": PASSWORD}, timeout=30
-    )
-    if response.status_code != 200:
-        raise SystemExit(f"token obtain failed with {response.status_code}: {response.text[:200]}")
-    return response.json()["access"]
-
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--items", type=int, default=500)
-    parser.add_argument(
-        "--think",
-        type=float,
-        default=0.0,
-        help="mean seconds a client waits between requests (uniform 0.5-1.5x), as a user does;"
-        " 0 = closed loop, which measures saturation rather than a user's wait",
-    )
+    add_client_knobs(parser)
     parser.add_argument("--faults", default="", help="LAB_FAULTS for gunicorn, e.g. n_plus_one")
     args = parser.parse_args()
-    if "DATABASE_PORT" not in os.environ:
-        print(
-            "no test services: run under `python -m tests.harness -- ...` (see the docstring)",
-            file=sys.stderr,
-        )
+    if harness_missing():
         return 2
     os.environ["LAB_FAULTS"] = args.faults
 

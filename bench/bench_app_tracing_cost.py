@@ -32,10 +32,12 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_api_inventory import PAGE_SIZE, obtain_token
-from bench_pos_checkout import (
+from _live_app import (
     MAX_REQUESTS,
+    PAGE_SIZE,
     free_port,
+    harness_missing,
+    obtain_token,
     percentile,
     prepare_shop,
     start_gunicorn,
@@ -46,31 +48,7 @@ from lab.run_token import run_token
 
 RATIOS = (0.0, 0.1, 1.0)
 RUN_ID = "bench-app-tracing"
-SINK = """
-import asyncio, sys
-OK = b"HTTP/1.1 200 OK\\r\\nContent-Length: 0\\r\\nContent-Type: application/x-protobuf\\r\\n\\r\\n"
-async def handle(reader, writer):
-    try:
-        while True:
-            head = await reader.readuntil(b"\\r\\n\\r\\n")
-            length = 0
-            for line in head.split(b"\\r\\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            if length:
-                await reader.readexactly(length)
-            writer.write(OK)
-            await writer.drain()
-    except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
-        pass
-    finally:
-        writer.close()
-async def main():
-    server = await asyncio.start_server(handle, "127.0.0.1", int(sys.argv[1]))
-    async with server:
-        await server.serve_forever()
-asyncio.run(main())
-"""
+SINK = Path(__file__).resolve().with_name("_ok_server.py")  # answers 200 to any export
 
 
 def phase(
@@ -135,8 +113,7 @@ def main() -> int:
         "--think", type=float, default=1.0, help="mean think time of the moderate phase (s)"
     )
     args = parser.parse_args()
-    if "DATABASE_PORT" not in os.environ:
-        print("no test services: run under `python -m tests.harness -- ...`", file=sys.stderr)
+    if harness_missing():
         return 2
     if args.rounds < 1 or args.seconds <= 0 or args.clients < 1:
         print("--rounds, --seconds and --clients must be positive", file=sys.stderr)
@@ -147,7 +124,7 @@ def main() -> int:
     token = run_token(RUN_ID, key.encode())
     baggage = f"lab.run_id={RUN_ID},synthetic_request=true,lab.run_token={token}"
     sink_port = free_port()
-    sink = subprocess.Popen([sys.executable, "-c", SINK, str(sink_port)], start_new_session=True)
+    sink = subprocess.Popen([sys.executable, str(SINK), str(sink_port)], start_new_session=True)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     print(f"starting gunicorn on {base}, exporting spans to a sink on :{sink_port} ...", flush=True)

@@ -14,142 +14,35 @@ Bounded in time and in count (MAX_REQUESTS per client); gunicorn is stopped at t
 from __future__ import annotations
 
 import argparse
-import os
 import random
-import secrets
-import signal
-import socket
-import statistics
-import subprocess
 import sys
 import threading
 import time
 from collections import Counter
-from decimal import Decimal
 from pathlib import Path
 
 import requests
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "app")]
-MAX_REQUESTS = 20_000
-READY_TIMEOUT_S = 60.0
-PASSWORD = secrets.token_urlsafe(16)  # a throw-away shop in a throw-away database
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def prepare_shop(items: int) -> tuple[str, list[tuple[int, Decimal]], list[int]]:
-    """Migrate and create one shop; returns the cashier's e-mail, (item id, price), customer ids."""
-    import django
-
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "config.settings.test")
-    django.setup()
-    from django.core.management import call_command
-
-    from jewelry.customers.models import Customer
-    from jewelry.inventory.models import Item
-    from tests.app.factories import make_item, make_shop
-
-    print("migrating the harness database ...", flush=True)
-    call_command("migrate", verbosity=0)
-    shop = make_shop(items=0, customers=50, name="Bench Jewels")
-    shop.user.set_password(PASSWORD)
-    shop.user.save()
-    print(f"creating {items} items ...", flush=True)
-    for index in range(items):
-        make_item(shop, index=index, quantity=1_000_000)
-    stock = list(Item.unscoped.filter(tenant=shop.tenant).values_list("id", "price"))
-    customers = list(Customer.unscoped.filter(tenant=shop.tenant).values_list("id", flat=True))
-    return shop.user.email, stock, customers
-
-
-def start_gunicorn(port: int, extra_env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    """gunicorn with tracing off, unless `extra_env` sets OTEL_SDK_DISABLED and an endpoint."""
-    env = {
-        **os.environ,
-        "DJANGO_SETTINGS_MODULE": "config.settings.perf",
-        "DJANGO_SECRET_KEY": secrets.token_urlsafe(48),
-        "DJANGO_DEBUG": "0",
-        "GUNICORN_BIND": f"127.0.0.1:{port}",
-        "LOG_LEVEL": "WARNING",
-        "OTEL_SDK_DISABLED": "true",
-        "PYTHONPATH": f"{REPO_ROOT / 'app'}:{REPO_ROOT}",
-        **(extra_env or {}),
-    }
-    gunicorn = str(Path(sys.executable).with_name("gunicorn"))
-    process = subprocess.Popen(
-        [gunicorn, "-c", str(REPO_ROOT / "app/config/gunicorn.conf.py")],
-        env=env,
-        cwd=REPO_ROOT / "app",
-        start_new_session=True,
-    )
-    deadline = time.monotonic() + READY_TIMEOUT_S
-    while time.monotonic() < deadline:
-        try:
-            if requests.get(f"http://127.0.0.1:{port}/healthz", timeout=2).status_code == 200:
-                return process
-        except requests.RequestException:
-            pass
-        if process.poll() is not None:
-            raise SystemExit("gunicorn exited during start-up: see its log above")
-        time.sleep(0.3)
-    stop(process)
-    raise SystemExit(f"gunicorn did not answer /healthz within {READY_TIMEOUT_S:.0f} s")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        os.killpg(process.pid, signal.SIGTERM)
-        try:
-            process.wait(15)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait(5)
-
-
-def login(base: str, email: str) -> requests.Session:
-    session = requests.Session()
-    session.get(f"{base}/accounts/login/", timeout=10)
-    token = session.cookies["csrftoken"]
-    response = session.post(
-        f"{base}/accounts/login/",
-        data={"username": email, "password": PASSWORD, "csrfmiddlewaretoken": token},
-        headers={"Referer": f"{base}/accounts/login/"},
-        timeout=30,
-        allow_redirects=False,
-    )
-    if response.status_code != 302:
-        raise SystemExit(f"login failed with {response.status_code}: {response.text[:200]}")
-    return session
-
-
-def percentile(values: list[float], q: int) -> float:
-    return statistics.quantiles(values, n=100, method="inclusive")[q - 1] if len(values) > 1 else 0
+from _live_app import (
+    MAX_REQUESTS,
+    add_client_knobs,
+    free_port,
+    harness_missing,
+    login,
+    percentile,
+    prepare_shop,
+    start_gunicorn,
+    stop,
+)
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--clients", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=20.0)
-    parser.add_argument("--items", type=int, default=500)
-    parser.add_argument(
-        "--think",
-        type=float,
-        default=0.0,
-        help="mean seconds a client waits between requests (uniform 0.5-1.5x), as a user does;"
-        " 0 = closed loop, which measures saturation rather than a user's wait",
-    )
+    add_client_knobs(parser)
     args = parser.parse_args()
-    if "DATABASE_PORT" not in os.environ:
-        print(
-            "no test services: run under `python -m tests.harness -- ...` (see the docstring)",
-            file=sys.stderr,
-        )
+    if harness_missing():
         return 2
 
     email, stock, customers = prepare_shop(args.items)

@@ -22,7 +22,7 @@ from pathlib import Path
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "app")]
 
-from lab.synthetic import generate_bulk_requests, generate_bulk_spans, write_meta  # noqa: E402
+from tests.synthetic import generate_bulk_requests, generate_bulk_spans, write_meta  # noqa: E402
 
 START_US = 1_767_225_600_000_000
 DURATION_S = 3600.0

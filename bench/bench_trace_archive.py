@@ -28,6 +28,7 @@ from opentelemetry.proto.trace.v1.trace_pb2 import Span
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO_ROOT), str(REPO_ROOT / "app")]
 
+from lab.contract import span_parts_of_all_runs  # noqa: E402
 from tests.observability.archive_process import start_archive  # noqa: E402
 
 SPANS_PER_REQUEST = 512
@@ -187,7 +188,7 @@ def main() -> int:
             metrics = archive.metrics()
         finally:
             archive.stop(signal.SIGTERM)
-        parts = list(runs_dir.glob("*/spans/part-*.parquet"))
+        parts = span_parts_of_all_runs(runs_dir)
         size = sum(part.stat().st_size for part in parts)
         written = metrics["trace_archive_spans_written_total"]
         print(f"spans accepted      {accepted:,}")

@@ -13,13 +13,11 @@ Target: tracing costs FastHttpUser no more than 20 % of its requests/s per core.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import json
 import os
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -32,11 +30,13 @@ import pyarrow.parquet as pq
 REPO_ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO_ROOT))
 
-from lab.contract import new_run_id  # noqa: E402
+from lab.contract import credentials_file, new_run_id, run_folder  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from _ok_server import start_server  # noqa: E402
 
 LOCUST = Path(sys.executable).with_name("locust")
 WARMUP_S = 4
-RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
 
 BENCH_LOCUSTFILE = """
 from __future__ import annotations
@@ -68,42 +68,6 @@ class BenchFastHttpUser(LabUser, FastHttpUser):
 """
 
 
-async def _handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    """Answer every request on a keep-alive connection with a 2-byte 200."""
-    try:
-        while True:
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line.lower().startswith(b"content-length:"):
-                    length = int(line.split(b":", 1)[1])
-            if length:
-                await reader.readexactly(length)
-            writer.write(RESPONSE)
-            await writer.drain()
-    except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
-        pass
-    finally:
-        writer.close()
-
-
-def start_server() -> int:
-    """A loopback server on a free port, in a daemon thread of this process."""
-    ready = threading.Event()
-    port: list[int] = []
-
-    def run() -> None:
-        loop = asyncio.new_event_loop()
-        server = loop.run_until_complete(asyncio.start_server(_handle, "127.0.0.1", 0))
-        port.append(server.sockets[0].getsockname()[1])
-        ready.set()
-        loop.run_forever()
-
-    threading.Thread(target=run, daemon=True).start()
-    ready.wait(10)
-    return port[0]
-
-
 @dataclass
 class Result:
     user_class: str
@@ -122,7 +86,7 @@ def run_once(
     runs = workdir / "runs"
     runs.mkdir(exist_ok=True)
     credentials = {"users": [{"tenant_id": 1, "email": "bench@x.test", "password": "x"}]}
-    (runs / "credentials.json").write_text(json.dumps(credentials))
+    credentials_file(runs).write_text(json.dumps(credentials))
     run_id = new_run_id(f"bench_{user_class.lower()}_{'on' if tracing else 'off'}")
     csv_prefix = workdir / run_id / "stats"
     csv_prefix.parent.mkdir(parents=True, exist_ok=True)
@@ -167,7 +131,7 @@ def run_once(
     time.sleep(seconds - WARMUP_S - 1)
     cpu_end, wall_end = sum(watched.cpu_times()[:2]), time.time()
     process.wait(timeout=seconds + 120)
-    parts = sorted((runs / run_id / "requests").glob("*/part-*.parquet"))
+    parts = run_folder(runs, run_id).request_parts()
     starts = pa.concat_tables(pq.read_table(p, columns=["ts_start_us"]) for p in parts)
     in_window = pc.and_(
         pc.greater_equal(starts["ts_start_us"], int(wall_start * 1e6)),

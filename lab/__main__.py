@@ -6,13 +6,41 @@ import argparse
 import sys
 from pathlib import Path
 
-from lab.errors import EXIT_BAD_INPUT, LabError
+from lab.errors import EXIT_BAD_INPUT, EXIT_INTERRUPTED, LabError
 from lab.runs_dir import resolve_run, runs_root
 from lab.targets import load_targets
 
 
+class _OldTargetsSpelling(argparse.Action):
+    """`--targets FILE`, the old name of `--targets-file`: still works, says so in one line."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: object,
+        option_string: str | None = None,
+    ) -> None:
+        print("lab: --targets is deprecated, use --targets-file", file=sys.stderr)
+        setattr(namespace, self.dest, values)
+
+
 def _add_target_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--targets", type=Path, help="TOML file overriding lab/targets.toml")
+    # `--targets-file`, not `--targets`: next to `lab run --target URL`, one typo swapped them.
+    parser.add_argument(
+        "--targets-file",
+        dest="targets",
+        type=Path,
+        metavar="FILE",
+        help="TOML file overriding lab/targets.toml",
+    )
+    parser.add_argument(
+        "--targets",
+        dest="targets",
+        type=Path,
+        action=_OldTargetsSpelling,
+        help=argparse.SUPPRESS,
+    )
     parser.add_argument(
         "--set",
         action="append",
@@ -79,10 +107,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--trace-sample-ratio", type=float, default=None)
     mode = run.add_mutually_exclusive_group()
-    mode.add_argument("--compose", action="store_true", help="run Locust inside the Compose lab")
+    # Compose is the default, as for `make load` (Makefile RUN_MODE): the lab is the Compose lab.
     mode.add_argument(
-        "--local", action="store_true", help="run Locust as a local process (default)"
+        "--compose", action="store_true", help="run Locust inside the Compose lab (default)"
     )
+    mode.add_argument("--local", action="store_true", help="run Locust as a local process")
     run.add_argument(
         "--abort-on-breach",
         action="store_true",
@@ -260,7 +289,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
     except KeyboardInterrupt:
         print(f"lab {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_INTERRUPTED
     except BrokenPipeError:
         return EXIT_BAD_INPUT
 

@@ -31,6 +31,7 @@ from typing import Any
 
 from lab.calibrate import repeat_runs
 from lab.compare import parse_threshold, run_compare
+from lab.contract import RunFolder
 from lab.errors import LabError
 from lab.meta import REPO_ROOT, write_meta
 from lab.runs_dir import read_json
@@ -299,7 +300,7 @@ def served(source: Path, database: str, extra: dict[str, str], log: Path) -> Ite
 
 
 def _annotate(run_dir: Path, ab: dict[str, Any]) -> None:
-    meta = read_json(run_dir / "meta.json") or {}
+    meta = read_json(RunFolder(run_dir).meta) or {}
     meta["ab"] = ab
     write_meta(run_dir, meta)
 
@@ -313,7 +314,8 @@ def run_options(opts: AbOptions) -> Any:
     )
     if args.compose or args.target:
         raise LabError("lab ab serves each revision itself: leave out --compose and --target")
-    options = RunOptions.from_args(args, opts.runs_root)
+    # Locust runs here, against the revision ab serves (whatever `lab run` defaults to).
+    options = replace(RunOptions.from_args(args, opts.runs_root), compose=False)
     if options.trace_sample_ratio is None:
         options = replace(options, trace_sample_ratio=0.0)  # no tracing cost in a timing run
     return options

@@ -15,6 +15,7 @@ Locust's own source file instead.
 from __future__ import annotations
 
 import importlib.util
+import json
 import os
 import re
 import secrets
@@ -25,6 +26,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
+from typing import Any, NamedTuple
 
 __all__ = [
     "ABORT_REASON_BREACH",
@@ -50,17 +52,22 @@ __all__ = [
     "STATUS_RUNNING",
     "UNTRUSTWORTHY_EVENTS",
     "Credential",
+    "EventsRead",
     "ProfileDefaults",
     "RunFolder",
+    "atomic_temporaries",
     "atomic_write",
     "credentials_file",
     "duration_tolerance_s",
+    "event_line",
     "fsync_dir",
     "is_run_id",
     "new_run_id",
     "parse_duration",
+    "read_events",
     "run_folder",
     "runs_dir_from",
+    "span_parts_of_all_runs",
 ]
 
 # --- profiles --------------------------------------------------------------------------------
@@ -145,6 +152,10 @@ def is_run_id(name: str) -> bool:
     return bool(RUN_ID_PATTERN.fullmatch(name))
 
 
+SPANS_FOLDER = "spans"
+PART_GLOB = "part-*.parquet"  # a complete Parquet part (atomic_write puts each in place)
+
+
 class RunFolder:
     """Where each file of `runs/<run_id>/` lives; the only place these names are spelled."""
 
@@ -175,7 +186,7 @@ class RunFolder:
         return self.requests / worker_id
 
     def request_parts(self) -> list[Path]:
-        return sorted(self.requests.glob("*/part-*.parquet"))
+        return sorted(self.requests.glob(f"*/{PART_GLOB}"))
 
     # Browser users (issue 16): one row per page load and one per asset a page loaded,
     # in Parquet parts per worker like the request record (lab/schemas.py).
@@ -211,10 +222,10 @@ class RunFolder:
 
     @property
     def spans(self) -> Path:
-        return self.path / "spans"
+        return self.path / SPANS_FOLDER
 
     def span_parts(self) -> list[Path]:
-        return sorted(self.spans.glob("part-*.parquet"))
+        return sorted(self.spans.glob(PART_GLOB))
 
     @property
     def locust(self) -> Path:
@@ -251,6 +262,11 @@ class RunFolder:
 
 def run_folder(runs_dir: Path, run_id: str) -> RunFolder:
     return RunFolder(runs_dir / run_id)
+
+
+def span_parts_of_all_runs(runs_dir: Path) -> list[Path]:
+    """Every run's span parts (the trace archive's query API searches them all)."""
+    return sorted(runs_dir.glob(f"*/{SPANS_FOLDER}/{PART_GLOB}"))
 
 
 DEFAULT_RUNS_DIR = "runs"  # relative to the working directory, like Locust's own paths
@@ -309,6 +325,47 @@ UNTRUSTWORTHY_EVENTS = frozenset(
     }
 )
 
+# --- the events file (runs/<id>/events.jsonl) -----------------------------------------------
+# One JSON object a line: {"ts": ISO 8601 UTC, "kind": str, "detail": object}. The master
+# appends each line with one write to a file opened for appending (locustfiles/_events.py);
+# a fault battery appends its fault windows the same way.
+
+
+def event_line(kind: str, detail: dict[str, Any], at: datetime | None = None) -> str:
+    """One line of an events file, without its newline."""
+    moment = at or datetime.now(UTC)
+    return json.dumps(
+        {"ts": moment.isoformat(timespec="milliseconds"), "kind": kind, "detail": detail},
+        sort_keys=True,
+        default=str,
+    )
+
+
+class EventsRead(NamedTuple):
+    events: list[dict[str, Any]]  # every well-formed event, in file order
+    unreadable_lines: int  # lines that are not a JSON object with a "kind" (a torn last line)
+
+
+def read_events(path: Path) -> EventsRead:
+    """The events of an events file; a missing file has none, blank lines are skipped."""
+    events: list[dict[str, Any]] = []
+    unreadable = 0
+    if not path.is_file():
+        return EventsRead(events, unreadable)
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        for line in handle:
+            if not line.strip():
+                continue
+            try:
+                event = json.loads(line)
+                str(event["kind"])
+            except (ValueError, KeyError, TypeError):  # TypeError: not a JSON object
+                unreadable += 1  # a torn last line after a crash
+                continue
+            events.append(event)
+    return EventsRead(events, unreadable)
+
+
 # --- the seed's credentials record -----------------------------------------------------------
 
 
@@ -346,6 +403,12 @@ def atomic_write(path: Path, data: str | bytes, mode: int | None = None) -> None
         Path(temporary).unlink(missing_ok=True)
         raise
     fsync_dir(path.parent)
+
+
+def atomic_temporaries(folder: Path, name_glob: str) -> list[Path]:
+    """Temporary files `atomic_write` left in `folder` for targets matching `name_glob` (a
+    process killed mid-write leaves one; the writer that owns the folder removes old ones)."""
+    return sorted(folder.glob(f".{name_glob}.*.tmp"))
 
 
 def _umask() -> int:

@@ -18,7 +18,6 @@ An abort on breach is a verdict, not missing evidence: the report calls such a r
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,6 +35,7 @@ from lab.contract import (
     UNTRUSTWORTHY_EVENTS,
     RunFolder,
     duration_tolerance_s,
+    read_events,
 )
 
 _STATUS_PROBLEMS = {
@@ -45,26 +45,6 @@ _STATUS_PROBLEMS = {
     STATUS_FAILED_TO_START: "the load never started",
     "failed": "load generator failed to run",  # meta.json of runs made before the statuses
 }
-
-
-def read_events(path: Path) -> tuple[list[dict[str, Any]], int]:
-    """Well-formed events of an events.jsonl, and the count of unreadable lines."""
-    events: list[dict[str, Any]] = []
-    bad = 0
-    if not path.is_file():
-        return events, bad
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        for line in handle:
-            if not line.strip():
-                continue
-            try:
-                event = json.loads(line)
-                str(event["kind"])
-            except (ValueError, KeyError, TypeError):
-                bad += 1  # a torn last line after a crash
-                continue
-            events.append(event)
-    return events, bad
 
 
 def status_from_events(events_file: Path, *, interrupted: bool) -> str:

@@ -1,4 +1,4 @@
-"""Reading `runs/<id>/events.jsonl`, and the fault windows a fault battery writes into it.
+"""The fault windows a fault battery writes into `runs/<id>/events.jsonl`.
 
 A fault battery (`make faults`, tests/faults/) appends one `fault_window` event per fault it
 injected, after the fault is over: `{"fault": name, "started_at": unix s, "ended_at": unix s}`
@@ -8,10 +8,10 @@ lists them, so an outage reads as an outage, not as the app's slowness.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+
+from lab.contract import RunFolder, read_events
 
 FAULT_WINDOW = "fault_window"
 
@@ -27,24 +27,9 @@ class FaultWindow:
         return self.ended_at - self.started_at
 
 
-def read_events(path: Path) -> list[dict[str, Any]]:
-    """Every well-formed line of an events file (a torn last line is skipped)."""
-    if not path.is_file():
-        return []
-    events: list[dict[str, Any]] = []
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        try:
-            item = json.loads(line)
-        except ValueError:
-            continue
-        if isinstance(item, dict):
-            events.append(item)
-    return events
-
-
 def fault_windows(run_dir: Path) -> list[FaultWindow]:
     windows = []
-    for event in read_events(run_dir / "events.jsonl"):
+    for event in read_events(RunFolder(run_dir).events).events:
         detail = event.get("detail")
         if event.get("kind") != FAULT_WINDOW or not isinstance(detail, dict):
             continue

@@ -92,7 +92,7 @@ class RunOptions:
             scale=args.scale,
             target=args.target,
             allow_target=tuple(args.allow_target),
-            compose=args.compose,
+            compose=not args.local,  # compose unless --local (see lab/__main__.py)
             trace_sample_ratio=args.trace_sample_ratio,
             prometheus=args.prometheus,
             jaeger_url=args.jaeger_url,

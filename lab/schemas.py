@@ -132,3 +132,27 @@ REQUIRED_SPAN_COLUMNS = (
     "start_unix_ns",
     "end_unix_ns",
 )
+
+# Column sets of the span archive that readers select (missing ones read as NULL): the tree
+# every reader needs, then what the report's waterfalls add (the flat attribute columns) and
+# what the archive's Jaeger-style query API adds (every attribute, as JSON).
+SPAN_TREE_COLUMNS = (
+    "trace_id",
+    "span_id",
+    "parent_span_id",
+    "name",
+    "service_name",
+    "kind",
+    "start_unix_ns",
+    "end_unix_ns",
+    "status_code",
+)
+SPAN_WATERFALL_COLUMNS = (
+    *SPAN_TREE_COLUMNS,
+    "run_id",
+    "http_route",
+    "http_status",
+    "db_system",
+    "db_statement",
+)
+SPAN_QUERY_COLUMNS = (*SPAN_TREE_COLUMNS, "attributes")

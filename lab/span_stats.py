@@ -18,19 +18,21 @@ import duckdb
 from lab.sqlnorm import normalise_sql_expression
 
 NORMALISED_STATEMENT = normalise_sql_expression("coalesce(c.db_statement, c.name)")
+# A server span's route as the report names it (the breakdown here, the waterfall picks in
+# lab.trace_picks): Django's http.route has no leading slash ("inventory/"), Locust names do.
+ROUTE_SQL = (
+    "CASE WHEN http_route IS NULL THEN name "
+    "WHEN starts_with(http_route, '/') THEN http_route ELSE '/' || http_route END"
+)
 
 
 def prepare(con: duckdb.DuckDBPyConnection) -> None:
     """Temporary tables shared by the analyses below (servers, children, per-request)."""
     con.execute(
-        """CREATE OR REPLACE TEMP TABLE servers AS
-           SELECT trace_id, span_id, parent_span_id,
-                  -- Django's http.route has no leading slash ("inventory/"); Locust names do.
-                  CASE WHEN http_route IS NULL THEN name
-                       WHEN starts_with(http_route, '/') THEN http_route
-                       ELSE '/' || http_route END AS route,
+        f"""CREATE OR REPLACE TEMP TABLE servers AS
+           SELECT trace_id, span_id, parent_span_id, {ROUTE_SQL} AS route,
                   start_unix_ns AS s, end_unix_ns AS e
-           FROM spans WHERE kind = 'SERVER'"""
+           FROM spans WHERE kind = 'SERVER'"""  # noqa: S608 - a fixed expression
     )
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE children AS

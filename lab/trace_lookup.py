@@ -11,8 +11,7 @@ import duckdb
 from lab.errors import LabError
 from lab.rundata import check_part, span_part_paths
 from lab.runs_dir import list_run_dirs
-from lab.schemas import REQUIRED_SPAN_COLUMNS
-from lab.waterfall import SPAN_COLUMNS
+from lab.schemas import REQUIRED_SPAN_COLUMNS, SPAN_WATERFALL_COLUMNS
 
 TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
 UNASSIGNED = "_unassigned"  # the archive's folder for spans without lab.run_id
@@ -35,7 +34,7 @@ def parquet_source(con: duckdb.DuckDBPyConnection, parts: list[Path]) -> str:
     listed = ", ".join("'" + str(p).replace("'", "''") + "'" for p in parts)
     scan = f"read_parquet([{listed}], union_by_name = true)"
     present = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {scan}").fetchall()}  # noqa: S608
-    columns = ", ".join(c if c in present else f"NULL AS {c}" for c in SPAN_COLUMNS)
+    columns = ", ".join(c if c in present else f"NULL AS {c}" for c in SPAN_WATERFALL_COLUMNS)
     return f"(SELECT {columns} FROM {scan})"  # noqa: S608 - file names quoted
 
 

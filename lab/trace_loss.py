@@ -22,8 +22,8 @@ from pathlib import Path
 
 import duckdb
 
+from lab.contract import RunFolder, read_events
 from lab.prometheus import Prometheus, PrometheusUnavailable
-from lab.run_events import read_events
 
 EXPORT_SETTLE_S = 30.0  # the app exports its last spans a little after the run ends
 
@@ -55,7 +55,7 @@ class TraceLoss:
 def locust_spans_dropped(run_dir: Path) -> int:
     return sum(
         int(event.get("detail", {}).get("count", 0) or 0)
-        for event in read_events(run_dir / "events.jsonl")
+        for event in read_events(RunFolder(run_dir).events).events
         if event.get("kind") == "spans_dropped"
     )
 

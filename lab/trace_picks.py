@@ -11,13 +11,9 @@ from dataclasses import dataclass
 
 import duckdb
 
+from lab.span_stats import ROUTE_SQL
+
 SLOWEST_PER_ROUTE = 3
-# The server route as the report's breakdown names it (lab.span_stats.prepare): Django's
-# http.route has no leading slash ("inventory/"), Locust names do.
-ROUTE_SQL = (
-    "CASE WHEN http_route IS NULL THEN name "
-    "WHEN starts_with(http_route, '/') THEN http_route ELSE '/' || http_route END"
-)
 
 
 @dataclass(frozen=True)

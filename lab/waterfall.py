@@ -18,6 +18,7 @@ from typing import Any
 
 import duckdb
 
+from lab.schemas import SPAN_WATERFALL_COLUMNS
 from lab.sqlnorm import normalise
 
 NS_PER_MS = 1_000_000
@@ -26,23 +27,6 @@ GAP_MIN_MS = 1.0
 GAP_MIN_SHARE = 0.01
 # A trace of a large N+1 has thousands of spans: draw the first rows, count the rest.
 MAX_ROWS = 400
-# The span archive columns a waterfall reads (docs/architecture.md, "Span archive schema").
-SPAN_COLUMNS = (
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "name",
-    "service_name",
-    "kind",
-    "start_unix_ns",
-    "end_unix_ns",
-    "status_code",
-    "run_id",
-    "http_route",
-    "http_status",
-    "db_system",
-    "db_statement",
-)
 
 
 @dataclass(frozen=True)
@@ -131,7 +115,7 @@ def _uncovered(
 
 
 def build(trace_id: str, spans: Iterable[Mapping[str, Any]]) -> Waterfall:
-    """The waterfall of one trace from its span rows (dicts with SPAN_COLUMNS)."""
+    """The waterfall of one trace from its span rows (dicts with SPAN_WATERFALL_COLUMNS)."""
     spans = sorted(spans, key=lambda s: (int(s["start_unix_ns"]), -int(s["end_unix_ns"])))
     if not spans:
         return Waterfall(trace_id, None, "(no spans)", 0.0, 0, (), 0)
@@ -222,7 +206,7 @@ def _title(spans: Sequence[Mapping[str, Any]]) -> str:
 
 
 def _select(source: str) -> str:
-    return f"SELECT {', '.join(SPAN_COLUMNS)} FROM {source}"  # noqa: S608 - fixed names
+    return f"SELECT {', '.join(SPAN_WATERFALL_COLUMNS)} FROM {source}"  # noqa: S608 - fixed names
 
 
 def spans_by_trace(

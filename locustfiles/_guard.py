@@ -32,6 +32,7 @@ from locust.env import Environment
 from locust.exception import StopTest
 from locust.runners import WorkerRunner
 
+from lab.contract import EXIT_BAD_INPUT
 from lab.errors import LabError
 from lab.target_safety import check_target
 
@@ -94,7 +95,7 @@ class StartGuard:
                 check_host(environment.host)
             except GuardError as exc:
                 sys.stderr.write(f"locustfiles: {exc}\n")
-                raise SystemExit(2) from exc
+                raise SystemExit(EXIT_BAD_INPUT) from exc
         environment.events.test_start.add_listener(self.on_test_start)
         if environment.web_ui is not None:
             self._protect_web_ui(environment.web_ui)
@@ -126,7 +127,7 @@ class StartGuard:
                 f"locustfiles: the web UI needs a login: set {WEB_PASSWORD_ENV} "
                 "(make lab-up generates one in .env) or run headless\n"
             )
-            raise SystemExit(2)
+            raise SystemExit(EXIT_BAD_INPUT)
         app = web_ui.app
         app.config["SECRET_KEY"] = secrets.token_hex(32)
         app.config["SESSION_COOKIE_SAMESITE"] = "Strict"

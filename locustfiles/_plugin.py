@@ -250,7 +250,7 @@ class LabPlugin:
             sys.stderr.write(
                 f"locustfiles: LAB_SCENARIO={scenario!r} is not a user class ({names})\n"
             )
-            raise SystemExit(2)
+            raise SystemExit(EXIT_BAD_INPUT)
         self.environment.user_classes = chosen
 
     def _choose_browser_users(self, settings: LabSettings) -> None:

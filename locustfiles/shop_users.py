@@ -1,4 +1,5 @@
-"""The source document's basic users: shop staff in the browser, and API clients.
+"""The basic users of the report the lab grew from (README "Where the requirements come from"):
+shop staff in the browser, and API clients.
 
 `TenantUser` (weight 3, HttpUser): HTML sign-in with CSRF, then dashboard,
 inventory list, detail and search, sales, customers and the POS page.

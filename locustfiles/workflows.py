@@ -1,4 +1,5 @@
-"""The source document's advanced scenarios: whole workflows of shop staff.
+"""The advanced scenarios of the report the lab grew from (README "Where the requirements come
+from"): whole workflows of shop staff.
 
 Each signs in through the HTML form. Each runs its workflow as one task, marked
 `@workflow(...)`: one trace from its first step to its last, and one workflow transaction

@@ -17,6 +17,8 @@ from collections.abc import Mapping
 import psycopg2
 from psycopg2 import sql
 
+from lab.contract import EXIT_BAD_INPUT
+
 DEFAULT_APP_ROLE = "lab_app"
 TABLE_PRIVILEGES = sql.SQL("SELECT, INSERT, UPDATE, DELETE")
 SEQUENCE_PRIVILEGES = sql.SQL("USAGE, SELECT, UPDATE")
@@ -64,7 +66,7 @@ def main(environ: Mapping[str, str] = os.environ) -> int:
     password = environ.get("POSTGRES_APP_PASSWORD", "")
     if not password:
         print("seed.app_role: POSTGRES_APP_PASSWORD is empty: set it in .env", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     database = environ.get("DATABASE_NAME", "jewelry")
     try:
         connection = psycopg2.connect(
@@ -76,7 +78,7 @@ def main(environ: Mapping[str, str] = os.environ) -> int:
         )
     except psycopg2.Error as exc:
         print(f"seed.app_role: cannot connect: {str(exc).strip()}", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     try:
         with connection, connection.cursor() as cursor:
             ensure_app_role(cursor, role, password, database)

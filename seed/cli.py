@@ -13,7 +13,7 @@ import os
 import sys
 from typing import NoReturn
 
-from lab.contract import EXIT_BAD_INPUT, EXIT_FAILED
+from lab.contract import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_INTERRUPTED
 
 DEFAULT_RANDOM_SEED = 20_261_101
 
@@ -148,7 +148,7 @@ def main(argv: list[str] | None = None) -> int:
             "seed: interrupted; the transaction was rolled back, nothing was written",
             file=sys.stderr,
         )
-        return 130
+        return EXIT_INTERRUPTED
     except Exception as error:  # one line, not a traceback; the load rolled back
         first = str(error).strip().splitlines()[0] if str(error).strip() else ""
         print(

@@ -37,7 +37,8 @@ class Scale:
         return self
 
 
-# `doc` is exactly the source document's data set; `small` is for tests and smoke runs;
+# `doc` is exactly the data set of the report the lab grew from (README "Where the requirements
+# come from"); `small` is for tests and smoke runs;
 # `large` is a busy SaaS (20 shops, a million pieces in stock, a million sales).
 SCALES = {
     "doc": Scale("doc", 1, 1, 1, 1, items=500, customers=200, sales=100),

@@ -4,22 +4,46 @@
     python -m observability.grafana.dashboards --check  # exit 1 when a file is stale
 
 Dashboards as code keep every panel's datasource uid and units consistent, and let the
-tests run each panel's PromQL against a real Prometheus.
+tests run each panel's PromQL against a real Prometheus. Every red threshold line is a target
+of `lab/targets.toml` (read through `lab.targets`), so a changed target changes the dashboards
+the next time they are generated (and `--check` fails until then). A panel draws one kind of
+request (pages or API) when it has a latency line: one line cannot be both targets.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from lab.targets import load_targets
 
 DASHBOARD_DIR = Path(__file__).resolve().parent / "dashboards"
 PROMETHEUS = {"type": "prometheus", "uid": "prometheus"}
 PANEL_WIDTH = 12
 PANEL_HEIGHT = 8
+
+# The lab's targets (lab/targets.toml), in the units the panels use.
+TARGETS = load_targets()
+DB_QUERY_P95_S = TARGETS.db_query_p95_ms / 1000
+FAILURE_RATIO = TARGETS.failure_ratio
+
+
+def _promql_regex(literal: str) -> str:
+    """`literal` matched as itself in a PromQL regex inside a double-quoted string."""
+    return re.escape(literal).replace("\\", "\\\\")
+
+
+# Locust names and app routes under the API prefix are API requests; the rest are pages
+# (lab.targets.Targets.kind_of; PromQL regexes match the whole name, so `.*` ends a prefix).
+API_NAMES = f"{_promql_regex(TARGETS.api_prefix)}.*"
+# Django's server spans are named "<METHOD> <route>", the route without its leading slash.
+API_SPAN_NAMES = f".* {_promql_regex(TARGETS.api_prefix.lstrip('/'))}.*"
 
 
 @dataclass(frozen=True)
@@ -139,11 +163,13 @@ def _variable_labels(dashboard: Dashboard) -> list[tuple[str, str]]:
     return [(name, labels[name]) for name in dashboard.variables]
 
 
-def p95_over_range(run_variable_name: str) -> str:
-    """Worst 1-minute p95 per request name of one run over the dashboard's time range."""
+def p95_over_range(run_variable_name: str, api: bool | None = None) -> str:
+    """Worst 1-minute p95 per request name of one run over the dashboard's time range (only
+    API names or only page names when `api` says which)."""
+    kind = "" if api is None else f",{name_of_kind(api)}"
     return (
         "max by (method, name) (max_over_time(name:locust_request_duration_seconds:p95_1m"
-        f'{{run_id="${run_variable_name}"}}[$__range]))'
+        f'{{run_id="${run_variable_name}"{kind}}}[$__range]))'
     )
 
 
@@ -153,14 +179,56 @@ def p95_over_range(run_variable_name: str) -> str:
 # labels span_kind with the OTLP enum name, and its exemplars carry `trace_id`.
 SPAN_METRICS_SERVER_BUCKETS = (
     "traces_span_metrics_duration_milliseconds_bucket"
-    '{service_name="jewelry-app", span_kind="SPAN_KIND_SERVER"}'
+    '{{service_name="jewelry-app", span_kind="SPAN_KIND_SERVER", span_name{match}"{names}"}}'
 )
-ROUTE_P95_WITH_EXEMPLARS = Query(
-    "histogram_quantile(0.95, sum by (span_name, le) "
-    f"(rate({SPAN_METRICS_SERVER_BUCKETS}[$__rate_interval])))",
-    "{{span_name}}",
-    exemplar=True,
-)
+
+
+def route_p95_with_exemplars(api: bool) -> Query:
+    buckets = SPAN_METRICS_SERVER_BUCKETS.format(match="=~" if api else "!~", names=API_SPAN_NAMES)
+    return Query(
+        f"histogram_quantile(0.95, sum by (span_name, le) (rate({buckets}[$__rate_interval])))",
+        "{{span_name}}",
+        exemplar=True,
+    )
+
+
+def by_kind(
+    title: str,
+    query: Callable[[bool], Query],
+    unit: str = "s",
+    kind: str = "timeseries",
+    description: str = "",
+) -> tuple[Panel, Panel]:
+    """The same panel for page requests and for API requests, each under its own target line.
+
+    `title` and `description` may name the kind as {kind} (page, API) or {Kind} (Page, API).
+    """
+    ms_per_unit = {"s": 1000.0, "ms": 1.0}[unit]
+    return tuple(  # type: ignore[return-value]
+        Panel(
+            title.format(kind=name, Kind=name[0].upper() + name[1:]),
+            (query(api),),
+            unit=unit,
+            kind=kind,
+            target=(TARGETS.api_p95_ms if api else TARGETS.page_p95_ms) / ms_per_unit,
+            description=description.format(kind=name, Kind=name[0].upper() + name[1:]),
+        )
+        for api, name in ((False, "page"), (True, "API"))
+    )
+
+
+def name_of_kind(api: bool) -> str:
+    """A PromQL matcher of Locust request names: API names, or page names."""
+    return f'name{"=~" if api else "!~"}"{API_NAMES}"'
+
+
+def app_p95_of_kind(api: bool) -> Query:
+    kind = "api" if api else "page"
+    return Query(
+        f'kind:jewelry_http_request_duration_seconds:p95_5m{{kind="{kind}"}}',
+        "API" if api else "pages",
+    )
+
 
 RUN_OVERVIEW = Dashboard(
     uid="lab-run-overview",
@@ -179,19 +247,15 @@ RUN_OVERVIEW = Dashboard(
             "Failure ratio (Locust)",
             (Query('run_id:locust_failures:ratio_rate1m{run_id="$run_id"}', "all requests"),),
             unit="percentunit",
-            target=0.01,
+            target=FAILURE_RATIO,
         ),
-        Panel(
-            "p95 response time per name (Locust)",
-            (
-                Query(
-                    'name:locust_request_duration_seconds:p95_1m{run_id="$run_id"}',
-                    "{{method}} {{name}}",
-                ),
+        *by_kind(
+            "p95 response time per {kind} name (Locust)",
+            lambda api: Query(
+                f'name:locust_request_duration_seconds:p95_1m{{run_id="$run_id",{name_of_kind(api)}}}',
+                "{{method}} {{name}}",
             ),
-            unit="s",
-            target=0.5,
-            description="Targets: pages 2 s, API 500 ms (red line).",
+            description="Red line: the {kind} target (lab/targets.toml).",
         ),
         Panel(
             "p50 and p99 response time per name (Locust)",
@@ -219,27 +283,21 @@ RUN_OVERVIEW = Dashboard(
             target=90,
             description="Above 90 % the load generator, not the app, limits the run.",
         ),
-        Panel(
-            "App p95 per route, traced requests (exemplars open the trace in Jaeger)",
-            (ROUTE_P95_WITH_EXEMPLARS,),
+        *by_kind(
+            "App p95 per {kind} route, traced requests (exemplars open the trace in Jaeger)",
+            route_p95_with_exemplars,
             unit="ms",
-            target=2000,
             description=(
                 "Jaeger's span metrics of the app's SERVER spans (sampled requests only); "
                 "each dot is an exemplar whose trace_id opens the trace."
             ),
         ),
-        Panel(
-            "Page and API p95 (app)",
-            (Query("kind:jewelry_http_request_duration_seconds:p95_5m", "{{kind}}"),),
-            unit="s",
-            target=0.5,
-        ),
+        *by_kind("{Kind} p95 (app)", app_p95_of_kind),
         Panel(
             "DB query p95 per route",
             (Query("route:jewelry_db_query_duration_seconds:p95_5m", "{{route}}"),),
             unit="s",
-            target=0.1,
+            target=DB_QUERY_P95_S,
         ),
         Panel(
             "Queries per request p95 per route",
@@ -274,19 +332,15 @@ COMPARE_RUNS = Dashboard(
     time_from="now-24h",
     refresh="",
     panels=(
-        Panel(
-            "p95 per name over the whole range: A",
-            (Query(p95_over_range("A"), "{{method}} {{name}}"),),
-            unit="s",
+        *by_kind(
+            "p95 per {kind} name over the whole range: A",
+            lambda api: Query(p95_over_range("A", api), "{{method}} {{name}}"),
             kind="bargauge",
-            target=0.5,
         ),
-        Panel(
-            "p95 per name over the whole range: B",
-            (Query(p95_over_range("B"), "{{method}} {{name}}"),),
-            unit="s",
+        *by_kind(
+            "p95 per {kind} name over the whole range: B",
+            lambda api: Query(p95_over_range("B", api), "{{method}} {{name}}"),
             kind="bargauge",
-            target=0.5,
         ),
         Panel(
             "p95 per name: B / A (above 1 is slower)",
@@ -302,7 +356,7 @@ COMPARE_RUNS = Dashboard(
                 Query('run_id:locust_failures:ratio_rate1m{run_id="$B"}', "B"),
             ),
             unit="percentunit",
-            target=0.01,
+            target=FAILURE_RATIO,
         ),
         Panel(
             "Throughput: A and B",
@@ -344,7 +398,7 @@ DATABASE_AND_POOL = Dashboard(
                 Query("job:jewelry_db_query_duration_seconds:p95_5m", "all routes"),
             ),
             unit="s",
-            target=0.1,
+            target=DB_QUERY_P95_S,
         ),
         Panel(
             "Queries per request (mean) per route",
@@ -480,12 +534,7 @@ SOAK = Dashboard(
             ),
             unit="bytes",
         ),
-        Panel(
-            "Page and API p95 (app)",
-            (Query("kind:jewelry_http_request_duration_seconds:p95_5m", "{{kind}}"),),
-            unit="s",
-            target=0.5,
-        ),
+        *by_kind("{Kind} p95 (app)", app_p95_of_kind),
         Panel(
             "p95 per name (Locust)",
             (
@@ -500,13 +549,13 @@ SOAK = Dashboard(
             "Failure ratio (Locust)",
             (Query('run_id:locust_failures:ratio_rate1m{run_id="$run_id"}', "failures"),),
             unit="percentunit",
-            target=0.01,
+            target=FAILURE_RATIO,
         ),
         Panel(
             "DB query p95 (all routes)",
             (Query("job:jewelry_db_query_duration_seconds:p95_5m", "p95"),),
             unit="s",
-            target=0.1,
+            target=DB_QUERY_P95_S,
         ),
         Panel(
             "PostgreSQL sessions and PgBouncer waiting clients",

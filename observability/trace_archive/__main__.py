@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sys
 
+from lab.contract import EXIT_BAD_INPUT
 from observability.trace_archive.app import serve
 from observability.trace_archive.config import ConfigError, parse_config
 
@@ -17,7 +18,7 @@ def main(argv: list[str] | None = None) -> int:
         config = parse_config(argv)
     except ConfigError as exc:
         print(f"trace-archive: {exc}; fix the setting and start again", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     try:
         return serve(config)
     except OSError as exc:
@@ -26,7 +27,7 @@ def main(argv: list[str] | None = None) -> int:
             "choose a free port with LAB_ARCHIVE_PORT",
             file=sys.stderr,
         )
-        return 2
+        return EXIT_BAD_INPUT
 
 
 if __name__ == "__main__":

@@ -56,13 +56,116 @@ class ArchiveConfig:
     tail_max_bytes: int = trace_sampling.DEFAULT_MAX_BYTES
 
 
-def _number(name: str, raw: str, kind: type[int] | type[float], minimum: float) -> int | float:
+@dataclass(frozen=True)
+class _Number:
+    """One numeric setting: its flag, environment variable, ArchiveConfig field and bounds."""
+
+    flag: str
+    env: str | None  # None: a flag only
+    field: str
+    kind: type[int] | type[float]
+    minimum: float
+    default: float
+    help: str
+
+    @property
+    def label(self) -> str:  # how an error names the setting
+        return self.env or self.flag
+
+
+_NUMBERS = (
+    _Number("--port", "LAB_ARCHIVE_PORT", "port", int, 0, DEFAULT_PORT, "0 = any free port"),
+    _Number(
+        "--flush-seconds",
+        "LAB_ARCHIVE_FLUSH_SECONDS",
+        "flush_seconds",
+        float,
+        0.01,
+        DEFAULT_FLUSH_SECONDS,
+        "longest time a span waits before it is on disk",
+    ),
+    _Number(
+        "--max-queue",
+        "LAB_ARCHIVE_MAX_QUEUE",
+        "max_queue_spans",
+        int,
+        1,
+        DEFAULT_MAX_QUEUE,
+        "spans held before senders get a retryable 503",
+    ),
+    _Number(
+        "--batch-rows",
+        None,
+        "batch_rows",
+        int,
+        1,
+        DEFAULT_BATCH_ROWS,
+        "rows that trigger a part before the flush interval ends",
+    ),
+    _Number(
+        "--max-queue-bytes",
+        "LAB_ARCHIVE_MAX_QUEUE_BYTES",
+        "max_queue_bytes",
+        int,
+        1024,
+        DEFAULT_MAX_QUEUE_BYTES,
+        "protobuf bytes held before senders get a 503",
+    ),
+    _Number(
+        "--max-request-bytes",
+        "LAB_ARCHIVE_MAX_REQUEST_BYTES",
+        "max_request_bytes",
+        int,
+        1024,
+        DEFAULT_MAX_REQUEST_BYTES,
+        "largest body, after decompression (else 413)",
+    ),
+    _Number(
+        "--max-request-spans",
+        "LAB_ARCHIVE_MAX_REQUEST_SPANS",
+        "max_request_spans",
+        int,
+        1,
+        DEFAULT_MAX_REQUEST_SPANS,
+        "most spans in one request (else 413)",
+    ),
+    _Number(
+        "--max-handlers",
+        "LAB_ARCHIVE_MAX_HANDLERS",
+        "max_handlers",
+        int,
+        1,
+        DEFAULT_MAX_HANDLERS,
+        "request bodies read and decoded at once",
+    ),
+    _Number(
+        "--max-connections",
+        "LAB_ARCHIVE_MAX_CONNECTIONS",
+        "max_connections",
+        int,
+        1,
+        DEFAULT_MAX_CONNECTIONS,
+        "connections served at once (more get a 503)",
+    ),
+    _Number(
+        "--request-timeout",
+        "LAB_ARCHIVE_REQUEST_TIMEOUT_SECONDS",
+        "request_timeout_seconds",
+        float,
+        0.1,
+        DEFAULT_REQUEST_TIMEOUT_SECONDS,
+        "longest time to receive one body",
+    ),
+)
+
+
+def _number(setting: _Number, raw: str) -> int | float:
     try:
-        value = kind(raw)
+        value = setting.kind(raw)
     except ValueError:
-        raise ConfigError(f"{name}={raw!r} is not a number") from None
-    if value < minimum:
-        raise ConfigError(f"{name}={raw!r} must be at least {minimum}")
+        raise ConfigError(f"{setting.label}={raw!r} is not a number") from None
+    if value < setting.minimum:
+        raise ConfigError(f"{setting.label}={raw!r} must be at least {setting.minimum}")
     return value
 
 
@@ -82,58 +185,16 @@ def parse_config(
         default=env.get("LAB_ARCHIVE_HOST", "127.0.0.1"),
         help="LAB_ARCHIVE_HOST (0.0.0.0 inside a container)",
     )
-    parser.add_argument(
-        "--port",
-        default=env.get("LAB_ARCHIVE_PORT", str(DEFAULT_PORT)),
-        help="LAB_ARCHIVE_PORT, 0 = any free port",
-    )
-    parser.add_argument(
-        "--flush-seconds",
-        default=env.get("LAB_ARCHIVE_FLUSH_SECONDS", str(DEFAULT_FLUSH_SECONDS)),
-        help="LAB_ARCHIVE_FLUSH_SECONDS: longest time a span waits before it is on disk",
-    )
-    parser.add_argument(
-        "--max-queue",
-        default=env.get("LAB_ARCHIVE_MAX_QUEUE", str(DEFAULT_MAX_QUEUE)),
-        help="LAB_ARCHIVE_MAX_QUEUE: spans held before senders get a retryable 503",
-    )
-    parser.add_argument(
-        "--max-queue-bytes",
-        default=env.get("LAB_ARCHIVE_MAX_QUEUE_BYTES", str(DEFAULT_MAX_QUEUE_BYTES)),
-        help="LAB_ARCHIVE_MAX_QUEUE_BYTES: protobuf bytes held before senders get a 503",
-    )
-    parser.add_argument(
-        "--max-request-bytes",
-        default=env.get("LAB_ARCHIVE_MAX_REQUEST_BYTES", str(DEFAULT_MAX_REQUEST_BYTES)),
-        help="LAB_ARCHIVE_MAX_REQUEST_BYTES: largest body, after decompression (else 413)",
-    )
-    parser.add_argument(
-        "--max-request-spans",
-        default=env.get("LAB_ARCHIVE_MAX_REQUEST_SPANS", str(DEFAULT_MAX_REQUEST_SPANS)),
-        help="LAB_ARCHIVE_MAX_REQUEST_SPANS: most spans in one request (else 413)",
-    )
-    parser.add_argument(
-        "--max-handlers",
-        default=env.get("LAB_ARCHIVE_MAX_HANDLERS", str(DEFAULT_MAX_HANDLERS)),
-        help="LAB_ARCHIVE_MAX_HANDLERS: request bodies read and decoded at once",
-    )
-    parser.add_argument(
-        "--max-connections",
-        default=env.get("LAB_ARCHIVE_MAX_CONNECTIONS", str(DEFAULT_MAX_CONNECTIONS)),
-        help="LAB_ARCHIVE_MAX_CONNECTIONS: connections served at once (more get a 503)",
-    )
-    parser.add_argument(
-        "--request-timeout",
-        default=env.get(
-            "LAB_ARCHIVE_REQUEST_TIMEOUT_SECONDS", str(DEFAULT_REQUEST_TIMEOUT_SECONDS)
-        ),
-        help="LAB_ARCHIVE_REQUEST_TIMEOUT_SECONDS: longest time to receive one body",
-    )
-    parser.add_argument(
-        "--batch-rows",
-        default=str(DEFAULT_BATCH_ROWS),
-        help="rows that trigger a part before the flush interval ends",
-    )
+    for setting in _NUMBERS:
+        parser.add_argument(
+            setting.flag,
+            dest=setting.field,
+            metavar=setting.flag.removeprefix("--").upper().replace("-", "_"),
+            default=env.get(setting.env, str(setting.default))
+            if setting.env
+            else str(setting.default),
+            help=f"{setting.env}: {setting.help}" if setting.env else setting.help,
+        )
     parser.add_argument("--ready-file", help="write the bound port here once listening")
     parser.add_argument(
         "--tail",
@@ -166,30 +227,14 @@ def parse_config(
         tail_bytes = trace_sampling.max_bytes(sampling_env)
     except trace_sampling.SamplingSettingError as exc:
         raise ConfigError(str(exc)) from None
+    numbers = {s.field: _number(s, getattr(args, s.field)) for s in _NUMBERS}
     return ArchiveConfig(
         runs_dir=Path(args.runs_dir),
         host=args.host,
-        port=int(_number("LAB_ARCHIVE_PORT", args.port, int, 0)),
-        flush_seconds=float(_number("LAB_ARCHIVE_FLUSH_SECONDS", args.flush_seconds, float, 0.01)),
-        max_queue_spans=int(_number("LAB_ARCHIVE_MAX_QUEUE", args.max_queue, int, 1)),
-        batch_rows=int(_number("--batch-rows", args.batch_rows, int, 1)),
         ready_file=Path(args.ready_file) if args.ready_file else None,
-        max_queue_bytes=int(
-            _number("LAB_ARCHIVE_MAX_QUEUE_BYTES", args.max_queue_bytes, int, 1024)
-        ),
-        max_request_bytes=int(
-            _number("LAB_ARCHIVE_MAX_REQUEST_BYTES", args.max_request_bytes, int, 1024)
-        ),
-        max_request_spans=int(
-            _number("LAB_ARCHIVE_MAX_REQUEST_SPANS", args.max_request_spans, int, 1)
-        ),
-        max_handlers=int(_number("LAB_ARCHIVE_MAX_HANDLERS", args.max_handlers, int, 1)),
-        max_connections=int(_number("LAB_ARCHIVE_MAX_CONNECTIONS", args.max_connections, int, 1)),
-        request_timeout_seconds=float(
-            _number("LAB_ARCHIVE_REQUEST_TIMEOUT_SECONDS", args.request_timeout, float, 0.1)
-        ),
         tail=tail,
         tail_ratio=tail_ratio,
         tail_hold_seconds=tail_hold,
         tail_max_bytes=tail_bytes,
+        **numbers,  # type: ignore[arg-type]
     )

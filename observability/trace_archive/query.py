@@ -33,6 +33,7 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import duckdb
 
+from lab.contract import EXIT_BAD_INPUT
 from observability.trace_archive.jaeger_json import (
     QueryError,
     envelope,
@@ -199,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
     runs_dir = Path(args.runs_dir)
     if not runs_dir.is_dir():
         print(f"trace query: runs folder {runs_dir} does not exist", file=sys.stderr)
-        return 2
+        return EXIT_BAD_INPUT
     server = ThreadingHTTPServer(
         (args.host, args.port), make_handler(QueryApi(SpanIndex(runs_dir)))
     )

@@ -18,20 +18,10 @@ from typing import Any
 import duckdb
 import pyarrow.parquet as pq
 
+from lab.contract import span_parts_of_all_runs
+from lab.schemas import SPAN_QUERY_COLUMNS
+
 LOG = logging.getLogger("trace_archive.query")
-# The span archive columns the query API reads (docs/architecture.md, "Span archive schema").
-COLUMNS = (
-    "trace_id",
-    "span_id",
-    "parent_span_id",
-    "name",
-    "service_name",
-    "kind",
-    "start_unix_ns",
-    "end_unix_ns",
-    "status_code",
-    "attributes",
-)
 REQUIRED = ("trace_id", "span_id", "name", "service_name", "kind", "start_unix_ns", "end_unix_ns")
 
 
@@ -87,7 +77,7 @@ class SpanIndex:
     def refresh(self) -> list[PartSummary]:
         """Summarise parts written since the last call; every readable part's summary."""
         with self.lock:
-            found = sorted(self.runs_dir.glob("*/spans/part-*.parquet"))
+            found = span_parts_of_all_runs(self.runs_dir)
             new = [p for p in found if p not in self.parts and p not in self.unreadable]
             good = [p for p in new if self._footer_ok(p)]
             if good:
@@ -158,7 +148,7 @@ class SpanIndex:
     def _select(self, paths: Iterable[Path], con: duckdb.DuckDBPyConnection) -> str:
         source = f"read_parquet({_quoted(paths)}, union_by_name = true)"
         present = {r[0] for r in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}  # noqa: S608
-        cols = ", ".join(c if c in present else f"NULL AS {c}" for c in COLUMNS)
+        cols = ", ".join(c if c in present else f"NULL AS {c}" for c in SPAN_QUERY_COLUMNS)
         return f"(SELECT {cols} FROM {source})"  # noqa: S608 - quoted file names
 
     def find_trace_ids(self, search: SpanSearch) -> list[str]:

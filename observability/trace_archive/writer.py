@@ -1,9 +1,8 @@
-"""Atomic Parquet parts: write to a hidden temporary name, fsync, rename into place."""
+"""Span parts of the archive, each written by `lab.contract.atomic_write` (fsync, rename)."""
 
 from __future__ import annotations
 
 import itertools
-import os
 import threading
 import time
 from pathlib import Path
@@ -11,7 +10,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from lab.contract import RunFolder
+from lab.contract import RunFolder, atomic_temporaries, atomic_write
 from observability.trace_archive.rows import Columns
 from observability.trace_archive.schema import SPAN_SCHEMA
 
@@ -36,19 +35,11 @@ class PartWriter:
         directory = self._prepare(self.spans_dir(folder))
         with self._seq_lock:
             seq = next(self._seq)
-        name = f"part-{time.time_ns()}-{seq:06d}.parquet"
-        final = directory / name
-        temporary = directory / f".{name}.tmp"
+        final = directory / f"part-{time.time_ns()}-{seq:06d}.parquet"
         table = pa.Table.from_pydict(columns, schema=SPAN_SCHEMA)
-        try:
-            with open(temporary, "wb") as sink:
-                pq.write_table(table, sink, compression=self.compression)
-                sink.flush()
-                os.fsync(sink.fileno())
-            os.replace(temporary, final)
-        except BaseException:
-            temporary.unlink(missing_ok=True)
-            raise
+        sink = pa.BufferOutputStream()
+        pq.write_table(table, sink, compression=self.compression)
+        atomic_write(final, sink.getvalue().to_pybytes())
         return final
 
     def _prepare(self, directory: Path) -> Path:
@@ -56,7 +47,7 @@ class PartWriter:
             return directory
         directory.mkdir(parents=True, exist_ok=True)
         cutoff = time.time() - STALE_TEMP_SECONDS
-        for leftover in directory.glob(".part-*.parquet.tmp"):
+        for leftover in atomic_temporaries(directory, "part-*.parquet"):
             try:
                 if leftover.stat().st_mtime < cutoff:
                     leftover.unlink()

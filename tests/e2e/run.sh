@@ -16,24 +16,18 @@
 # Knobs: E2E_DURATION (default 60s), E2E_KEEP=1 (leave the lab up for a look; no cleanup).
 set -euo pipefail
 
-REPO_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
-cd "$REPO_ROOT"
-PY="${VENV_PY:-$REPO_ROOT/.venv/bin/python}"
-export PYTHONPATH="$REPO_ROOT/app:$REPO_ROOT"
+TEST_NAME=e2e
 export COMPOSE_PROJECT_NAME=jewelry-lab-e2e LAB_WORKERS=2 LAB_ENV_FILE=build/e2e.env
-export LAB_SYSTEM_CA_BUNDLE="${LAB_SYSTEM_CA_BUNDLE:-}"
 # Plain lab-up: the image set and the scale are lab-up's own choices, recorded in build/e2e.env.
 # MAKEFLAGS: `make e2e SCALE=...` must not reach the nested `make lab-up`.
 unset LAB_RUNS_DIR LAB_IMAGES LAB_SCALE SCALE MAKEFLAGS # `lab run --compose` writes to ./runs
+# shellcheck source=../../scripts/compose-test-env.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../../scripts/compose-test-env.sh"
 DURATION="${E2E_DURATION:-60s}"
-STACK=(bash scripts/lab-stack.sh)
 LAB_UP=(make --no-print-directory lab-up)
-DOCKERD_PIDFILE="${LAB_DOCKERD_PIDFILE:-/run/jewelry-lab-dockerd.pid}"
 FIGURES=()
-mkdir -p build
 rm -f "$LAB_ENV_FILE" # a fresh settings file, as in a new clone
 
-log() { printf '[e2e %s +%4ds] %s\n' "$(date +%H:%M:%S)" "$SECONDS" "$*" >&2; }
 fail() {
   log "FAIL: $*"
   exit 1
@@ -51,40 +45,19 @@ measure() {
   figure "$title: $((SECONDS - started)) s"
 }
 
-# Free loopback ports for everything published: other labs may run on this machine.
-free_port() { "$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
-export LAB_APP_PORT LAB_LOCUST_PORT LAB_PROMETHEUS_PORT
-LAB_APP_PORT="$(free_port)" LAB_LOCUST_PORT="$(free_port)" LAB_PROMETHEUS_PORT="$(free_port)"
 prom="http://127.0.0.1:$LAB_PROMETHEUS_PORT"
-
-engine_was_up=0
-docker info >/dev/null 2>&1 && engine_was_up=1
 sampler=""
 
 cleanup() {
   local rc=$?
   trap - EXIT INT TERM
   [[ -n "$sampler" ]] && kill "$sampler" 2>/dev/null
-  if [[ "${E2E_KEEP:-0}" == 1 ]]; then
-    log "E2E_KEEP=1: the lab stays up (COMPOSE_PROJECT_NAME=$COMPOSE_PROJECT_NAME LAB_IMAGES=offline make lab-clean FORCE=1 removes it)"
-  else
-    log "cleaning up: containers and volumes of project $COMPOSE_PROJECT_NAME (exit code so far: $rc) ..."
-    FORCE=1 "${STACK[@]}" clean >/dev/null 2>&1 || log "cleanup: lab-clean failed (docker compose -p $COMPOSE_PROJECT_NAME down -v by hand)"
-    if [[ $engine_was_up == 0 && -s "$DOCKERD_PIDFILE" ]]; then
-      local pid
-      pid="$(cat "$DOCKERD_PIDFILE")"
-      log "stopping the dockerd this run started (pid $pid)"
-      kill "$pid" 2>/dev/null || true
-      for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
-      rm -f "$DOCKERD_PIDFILE"
-    fi
-  fi
+  teardown "${E2E_KEEP:-0}" "$rc"
   if [[ ${#FIGURES[@]} -gt 0 ]]; then
     printf '\n[e2e] figures:\n' >&2
     printf '  %s\n' "${FIGURES[@]}" >&2
   fi
-  if [[ $rc == 0 ]]; then log "PASSED in $SECONDS s"; else log "FAILED (exit $rc) after $SECONDS s"; fi
-  exit "$rc"
+  finish "$rc"
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM

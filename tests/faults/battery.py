@@ -36,15 +36,25 @@ import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from lab.contract import (
+    DEFAULT_RUNS_DIR,
+    RUN_ID_PATTERN,
+    RunFolder,
+    event_line,
+    read_events,
+    run_folder,
+)
+from lab.run_events import FAULT_WINDOW
+
 REPO_ROOT = Path(__file__).resolve().parents[2]
-RUNS = REPO_ROOT / "runs"
+RUNS = REPO_ROOT / DEFAULT_RUNS_DIR  # `lab run --compose` writes there
 STACK = ["bash", str(REPO_ROOT / "scripts" / "lab-stack.sh")]
 PY = sys.executable
 
@@ -53,7 +63,8 @@ FAST_FAILURE_S = 5.0  # a failed request that took longer waited on the outage: 
 SETTLE_S = 12.0  # quiet stretch after a recovery, where no failure may happen
 REDIS_OUTAGE_S = 20.0
 DEPENDENCY_BACK_TIMEOUT_S = 90.0
-RUN_ID = re.compile(r"^run (\d{8}-\d{6}-[a-z]+-[0-9a-f]{4}): ", re.M)
+# `lab run` prints "run <id>: …" first; the id as lab/contract.py spells it.
+RUN_ID = re.compile(rf"^run ({RUN_ID_PATTERN.pattern.strip('^$')}): ", re.M)
 
 
 def log(message: str) -> None:
@@ -172,20 +183,11 @@ class Run:
     run_id: str = ""
 
     @property
-    def folder(self) -> Path:
-        return RUNS / self.run_id
+    def folder(self) -> RunFolder:
+        return run_folder(RUNS, self.run_id)
 
     def events(self) -> list[dict[str, Any]]:
-        path = self.folder / "events.jsonl"
-        if not path.is_file():
-            return []
-        out = []
-        for line in path.read_text().splitlines():
-            try:
-                out.append(json.loads(line))
-            except ValueError:
-                continue
-        return out
+        return read_events(self.folder.events).events
 
     def event(self, kind: str) -> dict[str, Any] | None:
         found = [e for e in self.events() if e.get("kind") == kind]
@@ -193,22 +195,20 @@ class Run:
 
     def add_fault_window(self, fault: str, started_at: float, ended_at: float) -> None:
         # One line, one write, O_APPEND: the master appends to the same file the same way.
-        line = json.dumps(
-            {
-                "ts": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(ended_at)),
-                "kind": "fault_window",
-                "detail": {"fault": fault, "started_at": started_at, "ended_at": ended_at},
-            }
+        line = event_line(
+            FAULT_WINDOW,
+            {"fault": fault, "started_at": started_at, "ended_at": ended_at},
+            at=datetime.fromtimestamp(ended_at, UTC),
         )
-        with (self.folder / "events.jsonl").open("a") as handle:
+        with self.folder.events.open("a") as handle:
             handle.write(line + "\n")
 
     def record(self) -> pa.Table:
-        parts = sorted((self.folder / "requests").glob("*/part-*.parquet"))
+        parts = self.folder.request_parts()
         return pa.concat_tables(pq.read_table(p) for p in parts) if parts else pa.table({})
 
     def users_now(self) -> int:
-        path = self.folder / "locust" / "stats_stats_history.csv"
+        path = self.folder.locust_history_csv
         try:
             rows = [r for r in path.read_text().splitlines()[1:] if ",Aggregated," in r]
         except OSError:
@@ -228,10 +228,10 @@ class Run:
         return datetime.fromisoformat(started).timestamp() + duration_s
 
     def meta(self) -> dict[str, Any]:
-        return json.loads((self.folder / "meta.json").read_text())
+        return json.loads(self.folder.meta.read_text())
 
     def report(self) -> dict[str, Any]:
-        return json.loads((self.folder / "report.json").read_text())
+        return json.loads(self.folder.report_json.read_text())
 
 
 def start_run(users: int, duration_s: int, prometheus: str, name: str) -> Run:
@@ -615,7 +615,7 @@ def ctrl_c_case(args: argparse.Namespace) -> Row:
     finished = run.event("run_finished") or {}
     meta = run.meta()
     ui_back = bool(compose("ps", "-q", "--status", "running", "locust-master").strip())
-    report_written = (run.folder / "report.html").is_file()
+    report_written = run.folder.report_html.is_file()
     row.observed = (
         f"exit {code}, status {meta.get('status')}, report "
         f"{'written' if report_written else 'missing'}, lab UI master "

@@ -16,7 +16,7 @@ import pytest
 from lab.contract import STATUS_ABORTED, STATUS_COMPLETED
 from lab.errors import LabError
 from lab.health import status_from_events
-from lab.synthetic import request_rows, write_meta, write_request_part
+from tests.synthetic import request_rows, write_meta, write_request_part
 from lab.targets import Targets, load_targets
 from locustfiles._targets import RunTargets
 from tests.lab.conftest import T0_US, CliResult

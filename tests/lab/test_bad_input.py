@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.synthetic import request_rows, write_meta, write_request_part, write_span_part
 from tests.lab.conftest import T0_US, CliResult, tree_digest
+from tests.synthetic import request_rows, write_meta, write_request_part, write_span_part
 
 
 def _one_line(result: CliResult) -> str:

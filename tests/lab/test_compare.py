@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from lab.compare import RunSample, Side, compare_sides, regressions
-from lab.synthetic import request_rows, write_meta, write_request_part
 from tests.lab.conftest import T0_US, CliResult
+from tests.synthetic import request_rows, write_meta, write_request_part
 
 NAMES = ("/inventory/", "/api/sales/")
 RUN_SD = 0.10  # run-to-run spread of unchanged code in these fixtures

@@ -17,13 +17,15 @@ from lab.contract import (
     STATUS_FAILED_TO_START,
     STATUS_INTERRUPTED,
     atomic_write,
+    event_line,
     parse_duration,
+    read_events,
 )
 from lab.health import status_from_events
-from lab.synthetic import request_rows, write_meta, write_request_part
 from locustfiles._load_plan import LoadPlanMonitor
 from tests.harness.environment import REPO_ROOT
 from tests.lab.conftest import T0_US, CliResult, tree_digest
+from tests.synthetic import request_rows, write_meta, write_request_part
 
 DURATIONS = ["90", "30s", "5m", "2h", "1h30m", "3h30m10s", "0",
              "5m30", "1.5h", " 5m", "5 m", "1d", "m", "", "30S", "-5"]  # fmt: skip
@@ -169,6 +171,20 @@ def test_status_follows_the_events(tmp_path: Path) -> None:
     ) == (STATUS_ABORTED)
     assert status_from_events(tmp_path / "missing", interrupted=False) == STATUS_FAILED_TO_START
     assert status_from_events(broke, interrupted=False) == STATUS_COMPLETED
+
+
+def test_one_events_reader_keeps_objects_and_counts_torn_lines(tmp_path: Path) -> None:
+    """The master's, the battery's and the report's view of events.jsonl is this one reader."""
+    path = tmp_path / "events.jsonl"
+    assert read_events(path) == ([], 0)  # no file yet: no events
+    first = event_line("load_started", {"users": 3})
+    second = event_line("run_finished", {"planned_s": 60})
+    path.write_text(f'{first}\n\n[1, 2]\n{{"no_kind": 1}}\n{second}\n{{"kind": "tor')
+    events, unreadable = read_events(path)
+    assert [e["kind"] for e in events] == ["load_started", "run_finished"]
+    assert events[0]["detail"] == {"users": 3}
+    assert "ts" in events[0]
+    assert unreadable == 3  # a list, an object without a kind, the torn last line
 
 
 @pytest.mark.parametrize("status", [STATUS_ABORTED, STATUS_INTERRUPTED, STATUS_FAILED_TO_START])

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from lab.errors import LabError
-from lab.synthetic import DbCall, request_rows, trace_spans, write_meta, write_request_part
-from lab.synthetic import write_span_part as write_spans
 from lab.targets import load_targets
 from tests.lab.conftest import T0_US, CliResult
+from tests.synthetic import DbCall, request_rows, trace_spans, write_meta, write_request_part
+from tests.synthetic import write_span_part as write_spans
 
 START_NS = T0_US * 1000
 LOOKUP = 'SELECT "c"."id" FROM "inventory_category" "c" WHERE "c"."id" = {}'

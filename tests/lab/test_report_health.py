@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from lab.health import assess
-from lab.synthetic import request_rows, write_meta, write_request_part
 from tests.lab.conftest import T0_US, CliResult
+from tests.synthetic import request_rows, write_meta, write_request_part
 
 # Kinds written by locustfiles/_plugin.py that mean the generator, not the app, may have
 # limited the numbers, or that the per-request record misses requests.

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 
 from lab import report as report_module
-from lab.synthetic import request_rows, write_meta, write_request_part
 from lab.targets import load_targets
 from tests.lab.conftest import T0_US, CliResult
+from tests.synthetic import request_rows, write_meta, write_request_part
 
 
 def _linear_quantile(values: list[float], q: float) -> float:

@@ -13,7 +13,9 @@ import pytest
 
 from lab import request_stats
 from lab.rundata import open_run
-from lab.synthetic import (
+from lab.targets import Targets
+from tests.lab.conftest import T0_US, CliResult
+from tests.synthetic import (
     DbCall,
     request_rows,
     trace_spans,
@@ -21,8 +23,6 @@ from lab.synthetic import (
     write_request_part,
     write_span_part,
 )
-from lab.targets import Targets
-from tests.lab.conftest import T0_US, CliResult
 
 START_NS = T0_US * 1000
 STATEMENTS = [  # 5 per request
@@ -63,6 +63,27 @@ def test_api_names_have_the_api_target_and_pages_the_page_target(
     result = lab_cli("report", run_dir.name)
     assert result.code == 1, result.out
     assert breaches(run_dir) == ["GET /api/inventory/: p95 600 ms >= 500 ms (api)"]
+
+
+def test_targets_file_and_its_old_spelling_judge_alike(
+    runs_root: Path, lab_cli: Callable[..., CliResult], tmp_path: Path
+) -> None:
+    """`--targets-file FILE` (new) and `--targets FILE` (old, one deprecation line) both apply
+    the file; without it the same run passes."""
+    run_dir = make_run(runs_root, "20260101-000000-load-a10f", {"/api/sales/": ([300.0] * 40, 0)})
+    strict = tmp_path / "strict.toml"
+    strict.write_text("[targets]\napi_p95_ms = 250.0\n")
+    plain = lab_cli("report", run_dir.name)
+    assert plain.code == 0, plain.out
+    assert breaches(run_dir) == []
+    new = lab_cli("report", run_dir.name, "--targets-file", str(strict))
+    assert new.code == 1
+    assert breaches(run_dir) == ["GET /api/sales/: p95 300 ms >= 250 ms (api)"]
+    assert "deprecated" not in new.err
+    old = lab_cli("report", run_dir.name, "--targets", str(strict))
+    assert old.code == 1
+    assert breaches(run_dir) == ["GET /api/sales/: p95 300 ms >= 250 ms (api)"]
+    assert old.err.count("lab: --targets is deprecated, use --targets-file\n") == 1
 
 
 def test_p95_equal_to_a_target_is_a_breach(

@@ -127,7 +127,8 @@ def test_ctrl_c_keeps_results_and_marks_interrupted(tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     lab = subprocess.Popen(
         [sys.executable, "-m", "lab", "--runs-dir", str(runs), "run", "--profile", "smoke",
-         "--duration", "60s", "--target", "http://127.0.0.1:9"],  # discard port: nothing listens
+         "--local", "--duration", "60s",
+         "--target", "http://127.0.0.1:9"],  # discard port: nothing listens
         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     # Interrupt once the load has begun (the plugin wrote `load_started` at Locust's test_start;

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from lab.synthetic import request_rows, write_meta, write_request_part
 from tests.lab.conftest import BackfilledPrometheus, CliResult
+from tests.synthetic import request_rows, write_meta, write_request_part
 
 MIB = 1024 * 1024
 HOURS = 3

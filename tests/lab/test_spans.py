@@ -12,8 +12,8 @@ from lab import span_stats
 from lab.n_plus_one import find_n_plus_one
 from lab.rundata import open_run
 from lab.sqlnorm import normalise, normalise_sql_expression
-from lab.synthetic import DbCall, trace_spans, write_meta, write_span_part
 from lab.targets import Targets
+from tests.synthetic import DbCall, trace_spans, write_meta, write_span_part
 
 CATEGORY = 'SELECT "c"."id", "c"."name" FROM "inventory_category" "c" WHERE "c"."id" = {}'
 ITEMS = 'SELECT * FROM "inventory_item" WHERE "tenant_id" = 1 AND "id" IN ({})'

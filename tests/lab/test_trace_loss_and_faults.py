@@ -7,7 +7,7 @@ from pathlib import Path
 
 from lab.report import build, summary_json, write
 from lab.run_events import FAULT_WINDOW
-from lab.synthetic import (
+from tests.synthetic import (
     DbCall,
     hex_id,
     request_rows,

@@ -10,17 +10,17 @@ from typing import Any
 
 import pytest
 
-from lab.synthetic import (
+from lab.waterfall import build
+from lab.waterfall_text import render
+from tests.lab.conftest import CliResult
+from tests.lab.traces import START_NS, n_plus_one_trace, task_trace
+from tests.synthetic import (
     DbCall,
     request_rows,
     write_meta,
     write_request_part,
     write_span_part,
 )
-from lab.waterfall import build
-from lab.waterfall_text import render
-from tests.lab.conftest import CliResult
-from tests.lab.traces import START_NS, n_plus_one_trace, task_trace
 
 
 def test_rows_follow_the_tree_with_offsets_durations_and_the_app_code_gap() -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from lab import report as report_module
-from lab.synthetic import (
+from tests.synthetic import (
     request_rows,
     transaction_rows,
     write_meta,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from lab.synthetic import DbCall, trace_spans
+from tests.synthetic import DbCall, trace_spans
 
 START_NS = 1_767_225_600_000_000_000
 CATEGORY = 'SELECT "c"."name" FROM "inventory_category" "c" WHERE "c"."id" = {}'

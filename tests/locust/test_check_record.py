@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from lab.synthetic import request_rows, write_request_part
 from locustfiles._checks import CheckFailure, check_record
 from locustfiles._targets import RunTargets
+from tests.synthetic import request_rows, write_request_part
 
 T0_US = 1_767_225_600_000_000
 TARGETS = RunTargets()  # page 2000 ms, API 500 ms, failure ratio 1 %

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 
 import pytest
 
-from lab.synthetic import DbCall, write_meta, write_span_part
 from tests.lab.traces import START_NS, n_plus_one_trace, task_trace
 from tests.observability.query_process import QueryApi, query_api
+from tests.synthetic import DbCall, write_meta, write_span_part
 
 ENVELOPE_KEYS = {"data", "total", "limit", "offset", "errors"}
 TRACE_KEYS = {"traceID", "spans", "processes", "warnings"}

@@ -13,8 +13,8 @@ from jewelry.reports.models import ItemSalesTotal
 from jewelry.reports.params import LATEST, Period
 from jewelry.sales.models import Sale, SaleLine
 from tests.app.factories import Shop, make_item
-from tests.app.pos.test_checkout_concurrency import race
 from tests.app.reports.conftest import DAY, History, PlannedSale, at, record
+from tests.app.sales.test_checkout_concurrency import race
 
 
 def snapshot() -> dict[tuple[int, int], tuple[int, Decimal, int]]:

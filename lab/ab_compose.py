@@ -265,7 +265,10 @@ class ComposeSides:
         self._put_back(recovering=True)
         self.app_was_running = "app" in _compose(["ps", "--status", "running", "--services"])
         to_build = sides_to_build(self.commits, self.tags, revision_of)
-        for side in sorted({self.tags[s]: s for s in SIDES}.values()):
+        first_side = {}  # tag -> the first side that uses it (A/A: one image for both)
+        for side in SIDES:
+            first_side.setdefault(self.tags[side], side)
+        for side in first_side.values():
             if side not in to_build:
                 print(f"image {self.tags[side]} of {self.commits[side][:12]} exists: reused")
         for side in to_build:

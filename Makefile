@@ -151,8 +151,8 @@ ab: venv ## Is CANDIDATE (HEAD) slower than BASE (main)? REPEATS interleaved run
 	  -- $(AB_RUN_ARGS) $(if $(filter compose,$(AB_MODE)),$(call _lab_knob,SCALE,--scale),--scale $(SCALE))
 
 .PHONY: ab-compose-proof
-ab-compose-proof: venv ## Proof of lab ab --compose in its own project: A/A, then a planted N+1 found (~35 min)
-	LAB_SYSTEM_CA_BUNDLE=$(LAB_SYSTEM_CA_BUNDLE) $(VENV_PY) tests/ab_compose/proof.py
+ab-compose-proof: venv ## Proof of lab ab --compose in its own project: A/A, then a planted N+1 found (~35 min; AB_PROOF_RUN_ARGS='--users 6 ...')
+	LAB_SYSTEM_CA_BUNDLE=$(LAB_SYSTEM_CA_BUNDLE) AB_PROOF_RUN_ARGS='$(AB_PROOF_RUN_ARGS)' $(VENV_PY) tests/ab_compose/proof.py
 
 .PHONY: runs
 runs: venv ## List runs: profile, duration, requests, p95, verdict

@@ -93,9 +93,17 @@ def run(command: list[str], *, tee: bool = False, timeout: float = 3600) -> tupl
     return process.wait(timeout=timeout), "".join(lines)
 
 
+# `lab run` options of every run (after `--`); empty = lab ab's defaults. On a heavily shared
+# machine the default 20 users can starve the app until runs end untrustworthy (and lab ab
+# stops, rightly): e.g. AB_PROOF_RUN_ARGS='--profile smoke --users 6 --spawn-rate 6
+# --duration 40s --scenario APIUser'.
+RUN_ARGS = os.environ.get("AB_PROOF_RUN_ARGS", "").split()
+
+
 def lab_ab(*args: str) -> tuple[int, str, float]:
     started = time.monotonic()
-    code, out = run([sys.executable, "-m", "lab", "ab", *args], tee=True)
+    run_args = ["--", *RUN_ARGS] if RUN_ARGS and "--compose" in args else []
+    code, out = run([sys.executable, "-m", "lab", "ab", *args, *run_args], tee=True)
     return code, out, time.monotonic() - started
 
 
@@ -163,7 +171,8 @@ def timing(out: str, label: str) -> None:
 
 
 def main() -> int:
-    for name, value in (("ENV", ENV_FILE), ("project", PROJECT), ("images", IMAGE_REPOSITORY)):
+    for name, value in (("ENV", ENV_FILE), ("project", PROJECT), ("images", IMAGE_REPOSITORY),
+                        ("run options", " ".join(RUN_ARGS) or "lab ab's defaults")):  # fmt: skip
         log(f"{name}: {value}")
     (REPO / ENV_FILE).unlink(missing_ok=True)  # a fresh settings file, as in a new clone
     (REPO / "build").mkdir(exist_ok=True)
@@ -189,7 +198,7 @@ def main() -> int:
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
         ).stdout.strip()
-        log(f"3/5 A/A: HEAD ({head[:12]}) against itself, lab ab's defaults")
+        log(f"3/5 A/A: HEAD ({head[:12]}) against itself")
         code, out, seconds = lab_ab(head, head, "--compose", "--no-noise-floor",
                                     "--fail-on-regression", "10%")  # fmt: skip
         timing(out, "A/A")

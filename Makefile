@@ -146,10 +146,18 @@ CANDIDATE ?= HEAD
 REPEATS ?= 3
 AB_RUN_ARGS ?= --profile load --users 20 --duration 1m
 
+# AB_MODE=compose: an app image per revision in the running Compose lab (`make lab-up`).
+AB_MODE ?= local
+
 .PHONY: ab
-ab: venv ## Is CANDIDATE (HEAD) slower than BASE (main)? REPEATS interleaved local runs each (FAIL_ON=10%)
-	$(VENV_PY) -m lab ab $(BASE) $(CANDIDATE) --repeats $(REPEATS) \
-	  $(if $(FAIL_ON),--fail-on-regression $(FAIL_ON)) -- $(AB_RUN_ARGS) --scale $(SCALE)
+ab: venv ## Is CANDIDATE (HEAD) slower than BASE (main)? REPEATS interleaved runs each (AB_MODE=local|compose, FAIL_ON=10%)
+	LAB_SYSTEM_CA_BUNDLE=$(LAB_SYSTEM_CA_BUNDLE) $(VENV_PY) -m lab ab $(BASE) $(CANDIDATE) \
+	  --$(AB_MODE) --repeats $(REPEATS) $(if $(FAIL_ON),--fail-on-regression $(FAIL_ON)) \
+	  -- $(AB_RUN_ARGS) $(if $(filter compose,$(AB_MODE)),$(call _lab_knob,SCALE,--scale),--scale $(SCALE))
+
+.PHONY: ab-compose-proof
+ab-compose-proof: venv ## Proof of lab ab --compose in its own project: A/A, then a planted N+1 found (~35 min; AB_PROOF_RUN_ARGS='--users 6 ...')
+	LAB_SYSTEM_CA_BUNDLE=$(LAB_SYSTEM_CA_BUNDLE) AB_PROOF_RUN_ARGS='$(AB_PROOF_RUN_ARGS)' $(VENV_PY) tests/ab_compose/proof.py
 
 .PHONY: runs
 runs: venv ## List runs: profile, duration, requests, p95, verdict

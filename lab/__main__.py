@@ -187,7 +187,11 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="serve each revision with gunicorn here, on DATABASE_*/REDIS_URL (default)",
     )
-    ab_mode.add_argument("--compose", action="store_true", help="build images (not yet)")
+    ab_mode.add_argument(
+        "--compose",
+        action="store_true",
+        help="an app image per revision (cached) in the running Compose lab (make lab-up)",
+    )
     _add_noise_floor_options(ab)
 
     soak = sub.add_parser("soak-verdict", help="leaks and drift of a (soak) run")

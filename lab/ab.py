@@ -9,6 +9,10 @@ starts from the same data: the database named by DATABASE_NAME (seeded) is the t
 one copy per revision (migrated by that revision), and each run gets a fresh copy of it;
 the app's cache keys in Redis are deleted before each run. Then the runs are compared
 across runs (lab/compare.py) with the noise floor when one matches.
+
+Compose mode (`--compose`, lab/ab_compose.py) keeps this orchestration (the schedule, the
+runs, the annotations, the verdict) and swaps what serves a side: an app image per
+revision in the running Compose lab instead of gunicorn here.
 """
 
 from __future__ import annotations
@@ -31,7 +35,6 @@ from typing import Any
 
 from lab.calibrate import repeat_runs
 from lab.compare import parse_threshold, run_compare
-from lab.contract import RunFolder
 from lab.errors import LabError
 from lab.meta import REPO_ROOT, write_meta
 from lab.runs_dir import read_json
@@ -300,7 +303,7 @@ def served(source: Path, database: str, extra: dict[str, str], log: Path) -> Ite
 
 
 def _annotate(run_dir: Path, ab: dict[str, Any]) -> None:
-    meta = read_json(RunFolder(run_dir).meta) or {}
+    meta = read_json(run_dir / "meta.json") or {}
     meta["ab"] = ab
     write_meta(run_dir, meta)
 
@@ -313,78 +316,126 @@ def run_options(opts: AbOptions) -> Any:
         ["--runs-dir", str(opts.runs_root), "run", *DEFAULT_RUN_ARGS]
     )
     if args.compose or args.target:
-        raise LabError("lab ab serves each revision itself: leave out --compose and --target")
-    # Locust runs here, against the revision ab serves (whatever `lab run` defaults to).
-    options = replace(RunOptions.from_args(args, opts.runs_root), compose=False)
+        raise LabError(
+            "lab ab serves each revision itself: leave out --compose and --target after -- "
+            "(lab ab --compose runs in the Compose lab)"
+        )
+    options = RunOptions.from_args(args, opts.runs_root)
+    options = replace(options, compose=opts.compose)
     if options.trace_sample_ratio is None:
         options = replace(options, trace_sample_ratio=0.0)  # no tracing cost in a timing run
     return options
 
 
-def run_ab(opts: AbOptions) -> int:
-    if opts.compose:
-        raise LabError("--compose is not built yet: use --local (the default)")
+class LocalSides:
+    """Local mode: each revision's tree served by gunicorn here, on a copy of DATABASE_NAME."""
+
+    mode = "local"
+
+    def __init__(self, opts: AbOptions, commits: dict[str, str], logs: Path) -> None:
+        self.opts = opts
+        self.commits = commits
+        self.logs = logs
+        self.sources = {side: source_tree(opts.runs_root, commits[side]) for side in SIDES}
+        self.databases = Databases()
+        self.templates: dict[str, str] = {}
+
+    def prepare(self) -> None:
+        """One template database per commit, copied from the seeded one, migrated by it."""
+        for side in SIDES:
+            name = f"{self.databases.template}_ab_{self.commits[side][:12]}"[:63]
+            if name not in self.templates.values():
+                self.databases.copy(name, self.databases.template)
+                migrate(self.sources[side], name, self.opts.env[side], self.logs / "migrate.log")
+            self.templates[side] = name
+
+    def image(self, side: str) -> str | None:
+        return None
+
+    @contextmanager
+    def serving(self, side: str, tag: str, options: Any) -> Iterator[Any]:
+        """A fresh copy of the side's data, an empty cache, its gunicorn; `lab run` options."""
+        template = self.templates[side]
+        database = self.databases.copy(f"{template[:52]}_{tag}".lower(), template)
+        clear_app_cache()
+        try:
+            log = self.logs / f"gunicorn-{tag}.log"
+            with served(self.sources[side], database, self.opts.env[side], log) as url:
+                yield replace(options, target=url)
+        finally:
+            self.databases.drop(database)
+
+    def close(self) -> None:
+        self.databases.close()
+
+
+def check_options(opts: AbOptions) -> Any:
+    """Every check of the options themselves; `lab run`'s options for each run."""
     if opts.warmup < 0:
         raise LabError("--warmup must not be negative")
     if opts.repeats < 2:
         raise LabError("--repeats must be at least 2 (a verdict needs run-to-run spread)")
-    threshold = opts.fail_on_regression
-    if threshold:
-        parse_threshold(threshold)  # refuse a bad threshold before building anything
-    base_options = run_options(opts)
+    if opts.fail_on_regression:
+        parse_threshold(opts.fail_on_regression)  # refuse a bad threshold before building
+    return run_options(opts)
+
+
+def schedule(repeats: int, warmup: int) -> list[tuple[str, int]]:
+    """(side, repeat) in running order: warm-up runs of A (repeat <= 0), then A B A B ..."""
+    # The first run after the copies and migrations meets cold caches (measured: README).
+    order = [("A", -w) for w in range(warmup, 0, -1)]
+    return order + [(side, r) for r in range(1, repeats + 1) for side in SIDES]
+
+
+def run_ab(opts: AbOptions) -> int:
+    base_options = check_options(opts)
     from lab.runner import run_profile, validate
 
-    validate(replace(base_options, target="http://127.0.0.1:1"))
     started = time.monotonic()
     commits = {"A": resolve_revision(opts.base_ref), "B": resolve_revision(opts.candidate_ref)}
     refs = {"A": opts.base_ref, "B": opts.candidate_ref}
     session = time.strftime("%Y%m%d-%H%M%S", time.gmtime())
     logs = opts.runs_root / ".ab" / session
-    logs.mkdir(parents=True, exist_ok=True)
-    sources = {side: source_tree(opts.runs_root, commits[side]) for side in SIDES}
-    databases = Databases()
+    sides: Any
+    if opts.compose:
+        from lab.ab_compose import ComposeSides, check_ready
+
+        validate(base_options)  # docker on PATH, ./runs, LAB_IMAGES
+        check_ready(commits)  # committed sources, a running lab
+        logs.mkdir(parents=True, exist_ok=True)
+        sides = ComposeSides(opts, commits, logs)
+    else:
+        validate(replace(base_options, target="http://127.0.0.1:1"))
+        logs.mkdir(parents=True, exist_ok=True)
+        sides = LocalSides(opts, commits, logs)
     made: dict[str, list[Path]] = {"A": [], "B": []}
     timings: list[float] = []
+    runs = schedule(opts.repeats, opts.warmup)
     try:
-        templates: dict[str, str] = {}
-        for side in SIDES:
-            name = f"{databases.template}_ab_{commits[side][:12]}"[:63]
-            if name not in templates.values():  # one template per commit, migrated by it
-                databases.copy(name, databases.template)
-                migrate(sources[side], name, opts.env[side], logs / "migrate.log")
-            templates[side] = name
+        sides.prepare()
         prepared = time.monotonic() - started
-        # Warm-up runs of A come first and are left out of the comparison: the first run
-        # after the copies and migrations meets cold caches (measured: README).
-        schedule = [("A", -w) for w in range(opts.warmup, 0, -1)]
-        schedule += [(side, r) for r in range(1, opts.repeats + 1) for side in SIDES]
-        print(f"prepared both revisions in {prepared:.0f} s; {len(schedule)} runs follow")
-        for side, repeat in schedule:
+        print(f"prepared both revisions in {prepared:.0f} s; {len(runs)} runs follow")
+        for side, repeat in runs:
             run_started = time.monotonic()
             tag = f"{side}{repeat}" if repeat > 0 else f"warmup{-repeat}"
-            database = databases.copy(f"{templates[side][:52]}_{tag}".lower(), templates[side])
-            clear_app_cache()
-            with served(
-                sources[side], database, opts.env[side], logs / f"gunicorn-{tag}.log"
-            ) as url:
-                what = (
-                    f"{side}{repeat} of {opts.repeats}" if repeat > 0 else f"warm-up {-repeat} (A)"
-                ) + f" ({refs[side]} {commits[side][:8]})"
+            what = (
+                f"{side}{repeat} of {opts.repeats}" if repeat > 0 else f"warm-up {-repeat} (A)"
+            ) + f" ({refs[side]} {commits[side][:8]})"
+            with sides.serving(side, tag, base_options) as options:
                 (run_dir,) = repeat_runs(
-                    opts.runs_root, 1,
-                    lambda url=url: run_profile(replace(base_options, target=url)),
+                    opts.runs_root, 1, lambda options=options: run_profile(options),
                     what=f"run {what}",
                 )  # fmt: skip
-            databases.drop(database)
             _annotate(run_dir, {
                 "session": session, "side": side, "ref": refs[side], "commit": commits[side],
                 "repeat": repeat, "warmup": repeat <= 0, "env": opts.env[side],
+                "mode": sides.mode, "image": sides.image(side),
             })  # fmt: skip
             if repeat > 0:
                 made[side].append(run_dir)
                 timings.append(time.monotonic() - run_started)
     finally:
-        databases.close()
+        sides.close()
     total = time.monotonic() - started
     print(
         f"\nA = {refs['A']} ({commits['A'][:8]}), B = {refs['B']} ({commits['B'][:8]}): "
@@ -400,6 +451,6 @@ def run_ab(opts: AbOptions) -> int:
         [made["A"], made["B"]],
         force=False,
         markdown=opts.markdown,
-        fail_on_regression=threshold,
+        fail_on_regression=opts.fail_on_regression,
         noise_floor=opts.noise_floor,
     )

@@ -23,13 +23,14 @@ from playwright.async_api import Page
 
 from lab.target_safety import check_target
 from locustfiles import (
+    _accounts,
     _plugin,  # noqa: F401  - registers the lab's listeners
     _tracing,
 )
 from locustfiles._browser import BrowsingSession, LabPlaywrightUser, PageLoad, measure_page_load
 from locustfiles._browser import timed_action as timed
 from locustfiles._tenant_checks import ContentError, page_problem
-from locustfiles._users import LOGIN_PATH, SEARCH_WORDS, credential_pool
+from locustfiles._users import LOGIN_PATH, SEARCH_WORDS
 
 SALE_DONE = "#checkout-result.ok, #checkout-result.error"
 
@@ -39,8 +40,10 @@ class BrowserUser(LabPlaywrightUser):  # the name is _settings.BROWSER_SCENARIO
     preferred_roles = ("cashier",)
 
     def __init__(self, environment: Any) -> None:
-        credential = credential_pool(environment).take(self.preferred_roles)
-        self.credential = credential
+        # From the master's ledger like every lab user's (_accounts.py); taken here, not in
+        # on_start, because the Playwright user copies its attributes at construction.
+        credential = _accounts.take(environment, self.preferred_roles)
+        self.credential: Any = credential
         self.tenant_id = credential.tenant_id
         self._context = {"scenario": type(self).__name__, "tenant_id": self.tenant_id}
         self.sales = 0
@@ -51,6 +54,12 @@ class BrowserUser(LabPlaywrightUser):  # the name is _settings.BROWSER_SCENARIO
             check_target(target, allowed)  # the same allow-list as Locust's own target
             self.host = target
         super().__init__(environment)  # copies this user into its sub-user: attributes first
+
+    def on_stop(self) -> None:
+        super().on_stop()
+        if self.credential is not None:
+            credential, self.credential = self.credential, None  # on_stop may come twice
+            _accounts.give_back(self.environment, credential)
 
     def context(self) -> dict[str, Any]:
         return self._context

@@ -139,7 +139,7 @@ class LabPlugin:
             {
                 cls.preferred_roles
                 for cls in self.environment.user_classes
-                if issubclass(cls, LabUser)
+                if issubclass(cls, LabUser) or getattr(cls, "lab_browser", False)
             },
         )
         self._restrict_scenario(settings.scenario)

@@ -142,8 +142,12 @@ def test_a_remote_worker_killed_mid_upload_makes_the_run_untrustworthy(
     assert "killing myself mid-upload" in dying_log, dying_log[-3000:]
     events = run.events()
     assert run.returncode == 3, (run.output[-3000:], events)
-    [lost_part] = [e["detail"] for e in events if e["kind"] == "record_part_lost"]
+    lost = [e["detail"] for e in events if e["kind"] == "record_part_lost"]
+    # The request part cut mid-upload; any other part the dead worker had in flight (its
+    # workflow transactions) is lost with it, never another worker's.
+    [lost_part] = [d for d in lost if d["record"] == "requests"]
     dead = lost_part["worker"]
+    assert {d["worker"] for d in lost} == {dead}, lost
     assert 0 < lost_part["received_bytes"] < lost_part["size"]
     assert dead in {e["detail"]["worker"] for e in events if e["kind"] == "worker_lost"}
     [verdict] = [e["detail"] for e in events if e["kind"] == "untrustworthy"]

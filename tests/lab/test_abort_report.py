@@ -16,10 +16,10 @@ import pytest
 from lab.contract import STATUS_ABORTED, STATUS_COMPLETED
 from lab.errors import LabError
 from lab.health import status_from_events
-from tests.synthetic import request_rows, write_meta, write_request_part
 from lab.targets import Targets, load_targets
 from locustfiles._targets import RunTargets
 from tests.lab.conftest import T0_US, CliResult
+from tests.synthetic import request_rows, write_meta, write_request_part
 
 MESSAGE = (
     "API p95 of /api/x/ 900 ms >= 500 ms in each of the last 2 windows of 60 s (900 ms, 910 ms)"

@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 
 from lab import report as report_module
+from lab.targets import load_targets
+from tests.lab.conftest import T0_US, CliResult
 from tests.synthetic import (
     request_rows,
     transaction_rows,
@@ -23,8 +25,6 @@ from tests.synthetic import (
     write_request_part,
     write_transaction_part,
 )
-from lab.targets import load_targets
-from tests.lab.conftest import T0_US, CliResult
 
 SALE = "POS sale"
 

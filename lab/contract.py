@@ -28,6 +28,8 @@ from types import ModuleType
 
 __all__ = [
     "CREDENTIALS_FILE_NAME",
+    "ARRIVAL_SIGN_IN_ALLOWANCE_S",
+    "DEFAULT_ARRIVAL_RATE",
     "DEFAULT_PROFILE",
     "DEFAULT_RUNS_DIR",
     "DURATION_TOLERANCE_MIN_S",
@@ -38,6 +40,8 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_UNTRUSTWORTHY",
+    "LATE_ARRIVAL_MAX_RATIO",
+    "LATE_ARRIVAL_S",
     "PROFILES",
     "PROFILE_NAMES",
     "RUN_ID_PATTERN",
@@ -78,6 +82,8 @@ PROFILES: dict[str, ProfileDefaults] = {
     "stress": ProfileDefaults(users=500, duration_s=600),
     "spike": ProfileDefaults(users=200, duration_s=300),
     "soak": ProfileDefaults(users=50, duration_s=3600),
+    # Open model: `users` is the pool that serves the arrival schedule (locustfiles/_arrivals.py).
+    "arrival": ProfileDefaults(users=50, duration_s=300),
 }
 PROFILE_NAMES: tuple[str, ...] = tuple(PROFILES)
 DEFAULT_PROFILE = "smoke"
@@ -173,6 +179,13 @@ class RunFolder:
     def worker_requests(self, worker_id: str) -> Path:
         return self.requests / worker_id
 
+    def worker_arrivals(self, worker_id: str) -> Path:
+        """A worker's arrival counts (open model), beside its record parts."""
+        return self.worker_requests(worker_id) / "arrivals.json"
+
+    def arrival_counts(self) -> list[Path]:
+        return sorted(self.requests.glob("*/arrivals.json"))
+
     def request_parts(self) -> list[Path]:
         return sorted(self.requests.glob("*/part-*.parquet"))
 
@@ -260,8 +273,23 @@ STATUSES = (
 # the load generator rather than the app: a lost worker, a saturated CPU, requests missing
 # from the record, users that were not the planned ones.
 UNTRUSTWORTHY_EVENTS = frozenset(
-    {"cpu_warning", "worker_lost", "record_incomplete", "load_off_plan"}
+    {"cpu_warning", "worker_lost", "record_incomplete", "load_off_plan", "arrivals_late"}
 )
+
+# --- open model (arrival schedules) ----------------------------------------------------------
+
+# Tasks/s of the `arrival` profile when no rate is given (`--rate`, LAB_RATE).
+DEFAULT_ARRIVAL_RATE = 10.0
+# An arrival is late when its task starts more than this after its intended start (no free
+# user, or a generator too busy to wake on time). 100 ms is well above gevent's wake-up jitter
+# on a loaded 2-core machine (a few ms, bench-arrival) and well below the targets it protects.
+LATE_ARRIVAL_S = 0.1
+# More late arrivals than this share of the planned ones (late starts plus arrivals that never
+# started) and the run did not apply the load it claims: `arrivals_late`, untrustworthy. In
+# `stress`, counted up to the first step that broke a target (past it, lateness is the app's).
+LATE_ARRIVAL_MAX_RATIO = 0.01
+# The pool signs in before the first arrival: ramp time (users / spawn rate) plus this.
+ARRIVAL_SIGN_IN_ALLOWANCE_S = 10.0
 
 # --- the seed's credentials record -----------------------------------------------------------
 

@@ -11,6 +11,7 @@ Imported (once, as `locustfiles._plugin`) by every locustfile. What runs where:
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sys
@@ -31,7 +32,8 @@ from locust.runners import (
     WorkerRunner,
 )
 
-from lab import trace_sampling
+from lab import arrival_steps, trace_sampling
+from lab.arrival_plan import ArrivalPlan, PlanError, build_plan
 from lab.contract import (
     EXIT_BAD_INPUT,
     EXIT_BREACH,
@@ -40,7 +42,7 @@ from lab.contract import (
     STATUS_INTERRUPTED,
     new_run_id,
 )
-from locustfiles import _tracing
+from locustfiles import _arrivals, _tracing
 from locustfiles._checks import check_record
 from locustfiles._events import EventLog
 from locustfiles._guard import install_guard
@@ -89,6 +91,7 @@ class LabPlugin:
         self.ever_lost: set[str] = set()
         self.cpu_warned: set[str] = set()
         self.load_plan = LoadPlanMonitor()
+        self.arrival_plan: ArrivalPlan | None = None
         self.users_gave_up = 0
         self.load_started_at: float | None = None  # time.monotonic() of test_start
         self.load_stopped_at: float | None = None
@@ -112,6 +115,12 @@ class LabPlugin:
             sys.stderr.write(f"locustfiles: {exc}\n")
             raise SystemExit(EXIT_BAD_INPUT) from exc
         self._restrict_scenario(settings.scenario)
+        if not self.is_worker and settings.arrival_mode is not None:
+            try:  # refused now, not at test start: a plan the duration cannot hold
+                self._arrival_plan(settings, CommonOptions.from_options(options))
+            except PlanError as exc:
+                sys.stderr.write(f"locustfiles: {exc}\n")
+                raise SystemExit(EXIT_BAD_INPUT) from exc
         LabShape.settings = settings
         LabShape.launch_options = CommonOptions.from_options(options)
         events_ = self.environment.events
@@ -240,6 +249,12 @@ class LabPlugin:
                 flush_seconds=settings.record_flush_seconds,
             )
         self.recorder.start_timer()
+        plan_json = str(getattr(environment.parsed_options, "lab_arrival_plan", "") or "")
+        _arrivals.install(
+            environment.user_classes,
+            ArrivalPlan.from_json(plan_json) if plan_json else None,
+            self.worker_id,
+        )
         if _tracing.tracing_disabled_by_environ():
             return
         if self.tracing is not None and self.tracing.run_id != settings.run_id:
@@ -272,12 +287,37 @@ class LabPlugin:
         else:  # Locust's own shape-less run: its run time, if any, is the plan
             run_time = getattr(options, "run_time", None)
             self.planned_s = float(run_time) if run_time else None
+        self.arrival_plan = None
+        options.lab_arrival_plan = ""  # shipped to the workers with the spawn messages
+        if self.settings.arrival_mode is not None and stages:
+            self.arrival_plan = self._arrival_plan(self.settings, common)
+            options.lab_arrival_plan = self.arrival_plan.to_json()
+            self.events_log.write("arrival_plan", **json.loads(self.arrival_plan.to_json()))
         self.load_started_at = time.monotonic()
         self.events_log.write(
             "load_started",
             planned_s=self.planned_s,
             stages=[stage.__dict__ for stage in stages],
             users=getattr(options, "num_users", None) if not stages else None,
+        )
+
+    def _arrival_plan(self, settings: LabSettings, common: CommonOptions) -> ArrivalPlan:
+        """The open model's schedule from now: the pool signs in, then the rate steps."""
+        stages = resolve_stages(settings, common)
+        if self.is_master:
+            workers = tuple(sorted(node.id for node in self.runner.clients.values()))
+        else:
+            workers = (self.worker_id,)
+        stepped = settings.profile == "stress"
+        return build_plan(
+            now=time.time(),
+            duration_s=stages[-1].end_s,
+            users=stages[-1].users,
+            spawn_rate=stages[-1].spawn_rate,
+            rate=settings.arrival_rate,
+            steps=10 if stepped else 1,
+            workers=workers or ("local",),
+            mode="open" if settings.arrival_mode == "open" else "paced",
         )
 
     def _write_ui_meta(self, settings: LabSettings, options: Any) -> None:
@@ -309,6 +349,8 @@ class LabPlugin:
             self.tracing.on_request(**kwargs)
 
     def on_test_stop(self, environment: Environment, **_kwargs: Any) -> None:
+        if self.settings is not None and not self.is_master:
+            _arrivals.write_counts(self.settings.folder.worker_arrivals(self.worker_id), self.worker_id)
         if self.recorder is not None:
             self.recorder.stop_timer()
             self.recorder.flush()
@@ -480,6 +522,8 @@ class LabPlugin:
             # SIGTERM or Ctrl-C: Locust fires `quitting` before it stops the users, so stop
             # them first; else requests would go on after the record's last flush.
             self.runner.stop()
+        if self.settings is not None and not self.is_master:
+            _arrivals.write_counts(self.settings.folder.worker_arrivals(self.worker_id), self.worker_id)
         if self.recorder is not None:
             self.recorder.stop_timer()
             self.recorder.flush()
@@ -546,6 +590,8 @@ class LabPlugin:
         dropped = sum(self.dropped_spans_by_worker().values())
         if dropped:
             self.events_log.write("spans_dropped", count=dropped)
+        if self.arrival_plan is not None:
+            self._judge_arrivals(self.arrival_plan)
         targets = load_run_targets(self.settings.run_dir)
         result = check_record(self.settings.run_dir, targets)
         messages = [failure.message() for failure in result.failures]
@@ -592,6 +638,64 @@ class LabPlugin:
         )
         if self.web_ui:
             self._finish_ui_meta()
+
+    def _judge_arrivals(self, plan: ArrivalPlan) -> None:
+        """Late arrivals (untrustworthy past the threshold) and, in stress, each rate step."""
+        assert self.settings is not None and self.events_log is not None
+        counts = self._wait_for_arrival_counts(plan)
+        judged_steps = None
+        if self.settings.profile == "stress" and plan.mode == "open":
+            targets = load_run_targets(self.settings.run_dir)
+            steps = arrival_steps.judge_steps(self.settings.run_dir, plan, targets)
+            for step in steps:
+                self.events_log.write("arrival_step", **step.detail())
+            held, broke = arrival_steps.breaking_point(steps)
+            if broke is not None:
+                judged_steps = broke.index + 1  # past the break, lateness is the app's doing
+                self.on_breaking_point_rate(held, broke)
+            elif held is not None:
+                logger.info("no breaking point: every step held, up to %.1f tasks/s", held.rate)
+        if plan.mode != "open":
+            return
+        late = arrival_steps.late_arrivals(counts, judged_steps)
+        self.events_log.write("arrivals", **late.detail())
+        logger.info(
+            "arrivals: %d planned, %d started, %d late (%.2f%%)",
+            late.planned, late.started, late.late, late.ratio * 100,
+        )  # fmt: skip
+        if late.too_many:
+            logger.warning(
+                "%d of %d arrivals late (> %.0f%%): not enough users or a saturated generator",
+                late.late, late.planned, arrival_steps.LATE_ARRIVAL_MAX_RATIO * 100,
+            )  # fmt: skip
+            self.events_log.write("arrivals_late", **late.detail())
+
+    def _wait_for_arrival_counts(self, plan: ArrivalPlan) -> list[dict[str, Any]]:
+        assert self.settings is not None
+        deadline = time.monotonic() + (2.0 if self.lost_workers else RECORD_WAIT_S)
+        counts = arrival_steps.read_counts(self.settings.run_dir)
+        while len(counts) < len(plan.workers) and time.monotonic() < deadline:
+            gevent.sleep(0.2)
+            counts = arrival_steps.read_counts(self.settings.run_dir)
+        return counts
+
+    def on_breaking_point_rate(
+        self, held: arrival_steps.StepResult | None, broke: arrival_steps.StepResult
+    ) -> None:
+        assert self.events_log is not None
+        logger.warning(
+            "breaking point: %s at %.1f tasks/s; last step that held: %s",
+            broke.broken_by,
+            broke.rate,
+            f"{held.rate:.1f} tasks/s ({held.requests_per_s:.1f} req/s)" if held else "none",
+        )
+        self.events_log.write(
+            "breaking_point",
+            reason=broke.broken_by,
+            broke_at_rate=round(broke.rate, 2),
+            held_rate=round(held.rate, 2) if held else None,
+            held_rps=round(held.requests_per_s, 2) if held else None,
+        )
 
     def _check_workers_if_master(self) -> None:
         if self.is_master and self.events_log is not None:

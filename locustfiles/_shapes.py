@@ -56,6 +56,9 @@ SHAPES: dict[str, Profile] = {
     ),
     # A long plateau: memory and latency drift; duration is the user's call.
     "soak": Profile(stages=(Stage(1.0, 1.0),)),
+    # Open model: the pool of users signs in, then serves the arrival schedule
+    # (locustfiles/_arrivals.py); load is set by the rate, not by the users.
+    "arrival": Profile(stages=(Stage(1.0, 1.0),)),
 }
 assert set(SHAPES) == set(PROFILES), "every profile of lab.contract has a shape"
 
@@ -107,6 +110,10 @@ def resolve_stages(
         or profile.spawn_rate
         or max(1.0, users / (0.1 * duration_s))
     )
+    if settings.arrival_mode is not None:
+        # Open model (also `stress --rate`): the whole pool for the whole run; the arrival
+        # plan steps the rate instead.
+        profile = SHAPES["arrival"]
     resolved = []
     for stage in profile.stages:
         stage_users = max(1, round(users * stage.users))
@@ -256,7 +263,11 @@ class LabShape(LoadTestShape):
         run_time = self.get_run_time()
         stages = self.stages()
         index = next((i for i, stage in enumerate(stages) if run_time < stage.end_s), None)
-        evaluate = self.settings is not None and SHAPES[self.settings.profile].evaluate_steps
+        evaluate = (
+            self.settings is not None
+            and self.settings.arrival_mode is None  # open stress: judged from the record
+            and SHAPES[self.settings.profile].evaluate_steps
+        )
         if index is None:
             if evaluate and not self._close_step(run_time) and self._held is not None:
                 logger.info(

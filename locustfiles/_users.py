@@ -26,7 +26,7 @@ from typing import Any
 from locust import User
 from locust.exception import StopUser
 
-from locustfiles import _tracing
+from locustfiles import _arrivals, _tracing
 from locustfiles._credentials import Credential, CredentialPool, credentials_path, load_credentials
 from locustfiles._tenant_checks import ContentError, json_problem, page_problem
 
@@ -104,13 +104,17 @@ class LabUser(User):
         self.tenant_id = self.credential.tenant_id
         self._context = {"scenario": type(self).__name__, "tenant_id": self.tenant_id}
         self.signed_in_again = 0
+        # Open model: how late the current task started after its intended start (_arrivals).
+        self.schedule_lag_s: float | None = None
         tracing = _tracing.active()
         if tracing is not None:
             client: Any = self.client  # type: ignore[attr-defined]
             client.request = tracing.wrap_request(client.request, self.span_attributes)
 
     def context(self) -> dict[str, Any]:
-        return self._context
+        if self.schedule_lag_s is None:
+            return self._context
+        return {**self._context, "schedule_lag_s": self.schedule_lag_s}
 
     def span_attributes(self) -> dict[str, Any]:
         tracing = _tracing.active()
@@ -124,6 +128,7 @@ class LabUser(User):
         login = _traced_task(type(self).login)
         for attempt in range(3):
             if login(self):
+                _arrivals.first_wait(self)  # open model: the first task waits for its arrival
                 return
             time.sleep(1 + attempt)  # gevent-patched: yields to other users
         LabUser.gave_up += 1

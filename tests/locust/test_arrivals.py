@@ -1,0 +1,117 @@
+"""Open model (profile `arrival`): schedule lag, corrected latency and late arrivals, both ways.
+
+Two real runs (gunicorn + PgBouncer + PostgreSQL + Redis, a real Locust):
+- a clean app served by enough users: every arrival starts on time, no `arrivals_late`, and
+  corrected latency stays far below the planted pause;
+- the app with LAB_FAULTS=stall (1.5 s pause every 4 s) served by 2 users at 10 tasks/s: the
+  users are stuck in each pause, arrivals pile up (`arrivals_late`, the run untrustworthy),
+  and each request whose intended start fell in a pause has a corrected latency of at least
+  the rest of that pause: the stall is in the corrected figures, by construction.
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from lab.arrival_plan import ArrivalPlan, RateStep, build_plan, share
+from lab.contract import EXIT_UNTRUSTWORTHY
+from tests.locust.conftest import RELAXED_TARGETS, run_locust
+
+STALL_EVERY_S, STALL_S = 4.0, 1.5
+OPEN_RUN = {
+    "LAB_PROFILE": "arrival",
+    "LAB_SCENARIO": "APIUser",
+    "LAB_RATE": "10",
+    "LAB_SPAWN_RATE": "10",
+    "LAB_DURATION": "26s",  # 10 s + users/spawn rate of sign-in, then ~15 s of arrivals
+}
+
+
+def test_the_plan_splits_every_arrival_once_across_workers() -> None:
+    plan = ArrivalPlan(t0=100.0, steps=(RateStep(0, 10, 5.0), RateStep(10, 20, 20.0)))
+    times = [plan.arrival_time(k) for k in range(260)]
+    assert times[0] == 100.0
+    assert times[49] == pytest.approx(100 + 49 / 5)
+    assert times[50] == pytest.approx(110.0)  # the second step starts on time
+    assert times[249] == pytest.approx(110 + 199 / 20)
+    assert times[250] is None  # 50 + 200 arrivals planned, no more
+    assert plan.due(10.0) == 50 and plan.due(20.0) == 250
+    assert sum(share(i, 3, 0, 250) for i in range(3)) == 250
+    assert [share(i, 3, 50, 250) for i in range(3)] == [67, 66, 67]  # 51..249, 52..247, 50..248
+
+
+def test_a_plan_too_short_for_its_sign_in_is_refused() -> None:
+    with pytest.raises(ValueError, match="sign-in"):
+        build_plan(
+            now=0, duration_s=15, users=50, spawn_rate=10, rate=5, steps=1, workers=("local",)
+        )
+
+
+def _corrected_us(table):
+    return pc.add(table["response_time_us"], table["schedule_lag_us"])
+
+
+@pytest.mark.slow
+def test_clean_app_enough_users_no_late_arrivals(live_apps, runs_dir) -> None:
+    app = live_apps()
+    run = run_locust(
+        app.url,
+        runs_dir,
+        "20260101-000000-arrival-c1ea",
+        env={**OPEN_RUN, "LAB_USERS": "8"},
+        targets=RELAXED_TARGETS,
+    )
+    assert run.returncode == 0, run.output[-3000:]
+    kinds = [e["kind"] for e in run.events()]
+    assert "arrival_plan" in kinds and "arrivals_late" not in kinds, kinds
+    summary = next(e["detail"] for e in run.events() if e["kind"] == "arrivals")
+    # 15 s at 10/s: ~150 planned; the generator kept up.
+    assert summary["planned"] >= 100 and summary["late_ratio"] <= 0.01, summary
+    table = run.record()
+    scheduled = table.filter(pc.is_valid(table["schedule_lag_us"]))
+    assert scheduled.num_rows >= 100
+    # Sign-in requests come before the schedule: no intended start.
+    assert table.num_rows > scheduled.num_rows
+    p99_ms = pc.quantile(_corrected_us(scheduled), q=0.99)[0].as_py() / 1000
+    # A clean app answers an API list in tens of ms; a loaded shared machine stays well
+    # under the 1.5 s pause planted in the other run.
+    assert p99_ms < 1000, p99_ms
+
+
+@pytest.mark.slow
+def test_stall_is_in_corrected_latency_and_late_arrivals_flag_the_run(
+    live_apps, runs_dir
+) -> None:
+    app = live_apps(
+        LAB_FAULTS="stall", LAB_STALL_EVERY_S=str(STALL_EVERY_S), LAB_STALL_S=str(STALL_S)
+    )
+    run = run_locust(
+        app.url,
+        runs_dir,
+        "20260101-000000-arrival-57a1",
+        env={**OPEN_RUN, "LAB_USERS": "2"},
+        targets=RELAXED_TARGETS,
+    )
+    late = [e["detail"] for e in run.events() if e["kind"] == "arrivals_late"]
+    assert late, run.output[-3000:]
+    assert late[0]["late_ratio"] > 0.01
+    assert run.returncode == EXIT_UNTRUSTWORTHY, run.output[-3000:]
+    table = run.record()
+    scheduled = table.filter(pc.is_valid(table["schedule_lag_us"]))
+    intended = scheduled["intended_start_us"].to_pylist()
+    started = scheduled["ts_start_us"].to_pylist()
+    corrected = _corrected_us(scheduled).to_pylist()
+    checked = 0
+    for planned_us, start_us, total_us in zip(intended, started, corrected, strict=True):
+        phase = (planned_us / 1e6) % STALL_EVERY_S
+        window_end_us = planned_us + (STALL_S - phase) * 1e6
+        # Intended in a pause, and sent while it lasted (30 ms before its end: loopback
+        # delivery is sub-millisecond): no answer before the pause ended.
+        if phase < STALL_S and start_us < window_end_us - 30_000:
+            checked += 1
+            assert total_us >= window_end_us - planned_us - 5_000, (planned_us, total_us)
+    assert checked >= 5
+    p99_ms = pc.quantile(pa.array(corrected), q=0.99)[0].as_py() / 1000
+    assert p99_ms >= 1000, p99_ms

@@ -154,6 +154,10 @@ runs: venv ## List runs: profile, duration, requests, p95, verdict
 soak-proof: bootstrap ## Proof of the soak verdict: 10-minute soaks at 20 users, with and without LAB_FAULTS=leak (~14 min)
 	LAB_SOAK_PROOF=1 $(VENV_PY) -m tests.harness -- $(VENV)/bin/pytest tests/lab/test_soak_runs.py -s -q -p no:cacheprovider
 
+.PHONY: stall-proof
+stall-proof: bootstrap ## Open vs closed model on LAB_FAULTS=stall at a matched rate; lab vs wrk p50/p95 (~5 min; BENCH_ARGS='--rate 20')
+	$(VENV_PY) -m tests.harness -- $(VENV_PY) bench/stall_proof.py $(BENCH_ARGS)
+
 .PHONY: soak-verdict
 soak-verdict: venv ## Memory slopes, latency/error/PgBouncer drift of RUN=<id> (PROMETHEUS=url)
 	@test -n "$(RUN)" || { echo "make soak-verdict: set RUN=<run id> (see make runs)" >&2; exit 2; }
@@ -216,6 +220,10 @@ bench-seed: bootstrap ## Seed `large` into a throw-away PostgreSQL: wall time, r
 .PHONY: bench-tracing
 bench-tracing: ## Locust req/s per core, tracing on vs off, HttpUser and FastHttpUser (BENCH_ARGS='--seconds 15')
 	$(VENV_PY) bench/bench_tracing_overhead.py $(BENCH_ARGS)
+
+.PHONY: bench-arrival
+bench-arrival: bootstrap ## Open-model generator: highest arrival rate sustained (schedule lag p99 < 100 ms) and per core, tracing off and 0.1 (BENCH_ARGS='--rates 250,500,1000')
+	$(VENV_PY) bench/bench_arrival.py $(BENCH_ARGS)
 
 .PHONY: images-offline
 images-offline: ## Build every lab image from Debian packages (no registry; reuses existing images and layers)

@@ -27,8 +27,8 @@ from pathlib import Path
 from types import ModuleType
 
 __all__ = [
-    "CREDENTIALS_FILE_NAME",
     "ARRIVAL_SIGN_IN_ALLOWANCE_S",
+    "CREDENTIALS_FILE_NAME",
     "DEFAULT_ARRIVAL_RATE",
     "DEFAULT_PROFILE",
     "DEFAULT_RUNS_DIR",

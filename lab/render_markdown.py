@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from lab.report_open_model import markdown_lines
+
 if TYPE_CHECKING:
     from lab.report import Report
 
@@ -56,6 +58,8 @@ def render_markdown(r: Report) -> str:
             f"{s.p99_ms:.1f} | {s.max_ms:.1f} | {s.rps:.2f} | {s.target_p95_ms:.0f} | "
             f"{'pass' if s.passed else 'FAIL'} |"
         )
+    if not r.open_model.empty:
+        lines += ["", *markdown_lines(r.open_model)]
     if r.failure_reasons:
         lines += ["", "## Failures by reason", "", "| reason | count | first s | last s |"]
         lines.append("|---|---:|---:|---:|")

@@ -10,6 +10,7 @@ from typing import Any
 
 from lab import (
     query_budget,
+    report_open_model,
     report_waterfalls,
     request_stats,
     span_stats,
@@ -67,6 +68,8 @@ class Report:
     failure_reasons: list[request_stats.FailureReason] = field(default_factory=list)
     faults: list[FaultWindow] = field(default_factory=list)
     first_request_s: float = 0.0  # unix seconds of the first request: x = 0 of the charts
+    # Corrected latency, late arrivals, rate steps, sign-in storm (lab/report_open_model.py).
+    open_model: report_open_model.OpenModel = field(default_factory=report_open_model.OpenModel)
 
     @property
     def fault_bands(self) -> list[tuple[float, float, str]]:
@@ -184,6 +187,7 @@ def build(
         slowest=[(f"{s.method} {s.name}".strip(), s.trace_id) for s in report.slowest],
     )
     report.slowest_traced = trace_coverage.coverage(con)
+    report.open_model = report_open_model.collect(con, run_dir, targets)
     con.close()
     if prometheus_url:
         prom = Prometheus(prometheus_url)
@@ -250,6 +254,7 @@ def summary_json(report: Report) -> dict[str, Any]:
         ),
         "faults": [{**asdict(w), "seconds": round(w.seconds, 1)} for w in report.faults],
         "failure_reasons": [asdict(f) for f in report.failure_reasons],
+        "open_model": report.open_model.to_json(),
     }
 
 

@@ -86,6 +86,7 @@ class LabPlugin:
         self.workers_rows: dict[str, int] = {}
         self.workers_dropped: dict[str, int] = {}
         self.workers_requests: dict[str, int] = {}  # requests each worker reported to the master
+        self.workers_signed_in: dict[str, int] = {}  # users each worker has signed in
         self.workers_users: dict[str, tuple[float, int, int]] = {}  # (report time, users, gave up)
         self.lost_workers: set[str] = set()  # missing now
         self.ever_lost: set[str] = set()
@@ -178,6 +179,8 @@ class LabPlugin:
         self.events_log = EventLog(settings.events_file)
         LabShape.targets = load_run_targets(settings.run_dir)
         LabShape.on_breaking_point = self.on_breaking_point
+        LabShape.on_step = self.on_stress_step
+        LabShape.users_ready = self.users_ready
         stages = resolve_stages(settings, common or LabShape.launch_options)
         logger.info(
             "lab run %s: profile %s, peak %d users, %d s, results in %s",
@@ -231,6 +234,7 @@ class LabPlugin:
     # --- start of the load ------------------------------------------------------------------
     def on_test_start(self, environment: Environment, **_kwargs: Any) -> None:
         LabUser.gave_up = 0
+        LabUser.signed_in = 0
         if not self.is_worker:
             self._start_load(environment)
         if self.is_master:
@@ -350,7 +354,9 @@ class LabPlugin:
 
     def on_test_stop(self, environment: Environment, **_kwargs: Any) -> None:
         if self.settings is not None and not self.is_master:
-            _arrivals.write_counts(self.settings.folder.worker_arrivals(self.worker_id), self.worker_id)
+            _arrivals.write_counts(
+                self.settings.folder.worker_arrivals(self.worker_id), self.worker_id
+            )
         if self.recorder is not None:
             self.recorder.stop_timer()
             self.recorder.flush()
@@ -362,6 +368,11 @@ class LabPlugin:
             # last reports and record parts are in.
             gevent.spawn_later(WORKER_REPORT_INTERVAL + 1.0, self._finish_run, environment)
 
+    def _write_arrival_counts(self) -> None:
+        assert self.settings is not None
+        path = self.settings.folder.worker_arrivals(self.worker_id)
+        _arrivals.write_counts(path, self.worker_id)
+
     def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
         if self.recorder is not None:
             data["lab_record_rows"] = self.recorder.rows_written
@@ -369,6 +380,7 @@ class LabPlugin:
         if self.tracing is not None:
             data["lab_spans_dropped"] = self.tracing.dropped_spans
         data["lab_users_gave_up"] = LabUser.gave_up
+        data["lab_users_signed_in"] = LabUser.signed_in
 
     # --- master bookkeeping -----------------------------------------------------------------
     def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
@@ -376,6 +388,7 @@ class LabPlugin:
         if "user_count" in data:
             gave_up = int(data.get("lab_users_gave_up", 0))
             self.workers_users[client_id] = (now, int(data["user_count"]), gave_up)
+            self.workers_signed_in[client_id] = int(data.get("lab_users_signed_in", 0))
         total = data.get("stats_total") or {}
         self.workers_requests[client_id] = self.workers_requests.get(client_id, 0) + int(
             total.get("num_requests", 0)
@@ -389,6 +402,18 @@ class LabPlugin:
         if self.is_master:
             return dict(self.workers_dropped)
         return {"local": self.tracing.dropped_spans if self.tracing is not None else 0}
+
+    def users_ready(self) -> int:
+        """Users signed in or given up, all workers (the master: from their last reports)."""
+        if not self.is_master:
+            return LabUser.signed_in + LabUser.gave_up
+        return sum(self.workers_signed_in.values()) + sum(
+            gave_up for _at, _users, gave_up in self.workers_users.values()
+        )
+
+    def on_stress_step(self, index: int, verdict: StepVerdict) -> None:
+        if self.events_log is not None:
+            self.events_log.write("stress_step", step=index + 1, **verdict.__dict__)
 
     def on_breaking_point(self, held: StepVerdict | None, broke: StepVerdict) -> None:
         if self.events_log is None:
@@ -523,7 +548,9 @@ class LabPlugin:
             # them first; else requests would go on after the record's last flush.
             self.runner.stop()
         if self.settings is not None and not self.is_master:
-            _arrivals.write_counts(self.settings.folder.worker_arrivals(self.worker_id), self.worker_id)
+            _arrivals.write_counts(
+                self.settings.folder.worker_arrivals(self.worker_id), self.worker_id
+            )
         if self.recorder is not None:
             self.recorder.stop_timer()
             self.recorder.flush()
@@ -641,7 +668,8 @@ class LabPlugin:
 
     def _judge_arrivals(self, plan: ArrivalPlan) -> None:
         """Late arrivals (untrustworthy past the threshold) and, in stress, each rate step."""
-        assert self.settings is not None and self.events_log is not None
+        assert self.settings is not None
+        assert self.events_log is not None
         counts = self._wait_for_arrival_counts(plan)
         judged_steps = None
         if self.settings.profile == "stress" and plan.mode == "open":

@@ -158,7 +158,7 @@ class LabSettings:
 
     @property
     def arrival_mode(self) -> str | None:
-        """"open" (arrival schedule), "paced" (closed loop at the rate), or None (users)."""
+        """ "open" (arrival schedule), "paced" (closed loop at the rate), or None (users)."""
         if self.profile == "arrival":
             return "open" if self.model == "open" else "paced"
         if self.profile == "stress" and self.rate > 0:

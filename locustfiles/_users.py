@@ -91,6 +91,9 @@ class LabUser(User):
     # Users of this process that stopped because they could not sign in (reset at each test
     # start by the plugin): the load-plan check counts them as the app's doing, not missing load.
     gave_up = 0
+    # Users of this process that signed in at their start (same reset): a stress step's steady
+    # part starts once all its users have (locustfiles/_shapes.py).
+    signed_in = 0
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -128,6 +131,7 @@ class LabUser(User):
         login = _traced_task(type(self).login)
         for attempt in range(3):
             if login(self):
+                LabUser.signed_in += 1
                 _arrivals.first_wait(self)  # open model: the first task waits for its arrival
                 return
             time.sleep(1 + attempt)  # gevent-patched: yields to other users

@@ -26,6 +26,8 @@ DEBIAN_PACKAGES=(
   python3.11-venv
   # Headless browser for the report tests (tests/lab/test_traces_real_run.py).
   chromium
+  # Independent HTTP load generator: the lab's latency checked against it (make stall-proof).
+  wrk
 )
 [[ "${LAB_BOOTSTRAP_SERVICES:-1}" == 0 ]] && DEBIAN_PACKAGES=(python3.11-venv)
 

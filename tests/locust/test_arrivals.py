@@ -17,6 +17,7 @@ import pytest
 
 from lab.arrival_plan import ArrivalPlan, RateStep, build_plan, share
 from lab.contract import EXIT_UNTRUSTWORTHY
+from lab.report import build
 from tests.locust.conftest import RELAXED_TARGETS, run_locust
 
 STALL_EVERY_S, STALL_S = 4.0, 1.5
@@ -37,7 +38,8 @@ def test_the_plan_splits_every_arrival_once_across_workers() -> None:
     assert times[50] == pytest.approx(110.0)  # the second step starts on time
     assert times[249] == pytest.approx(110 + 199 / 20)
     assert times[250] is None  # 50 + 200 arrivals planned, no more
-    assert plan.due(10.0) == 50 and plan.due(20.0) == 250
+    assert plan.due(10.0) == 50
+    assert plan.due(20.0) == 250
     assert sum(share(i, 3, 0, 250) for i in range(3)) == 250
     assert [share(i, 3, 50, 250) for i in range(3)] == [67, 66, 67]  # 51..249, 52..247, 50..248
 
@@ -65,10 +67,12 @@ def test_clean_app_enough_users_no_late_arrivals(live_apps, runs_dir) -> None:
     )
     assert run.returncode == 0, run.output[-3000:]
     kinds = [e["kind"] for e in run.events()]
-    assert "arrival_plan" in kinds and "arrivals_late" not in kinds, kinds
+    assert "arrival_plan" in kinds, kinds
+    assert "arrivals_late" not in kinds, kinds
     summary = next(e["detail"] for e in run.events() if e["kind"] == "arrivals")
     # 15 s at 10/s: ~150 planned; the generator kept up.
-    assert summary["planned"] >= 100 and summary["late_ratio"] <= 0.01, summary
+    assert summary["planned"] >= 100, summary
+    assert summary["late_ratio"] <= 0.01, summary
     table = run.record()
     scheduled = table.filter(pc.is_valid(table["schedule_lag_us"]))
     assert scheduled.num_rows >= 100
@@ -78,12 +82,18 @@ def test_clean_app_enough_users_no_late_arrivals(live_apps, runs_dir) -> None:
     # A clean app answers an API list in tens of ms; a loaded shared machine stays well
     # under the 1.5 s pause planted in the other run.
     assert p99_ms < 1000, p99_ms
+    # The report shows corrected beside measured, and the sign-in storm apart.
+    model = build(run.run_dir).open_model
+    assert model.overall is not None
+    assert model.overall.count == scheduled.num_rows
+    assert model.overall.corrected_p99_ms >= model.overall.p99_ms
+    assert model.arrivals == summary
+    assert model.sign_ins
+    assert sum(level.count for level in model.sign_ins) >= 3  # 8 users signed in (3 shops)
 
 
 @pytest.mark.slow
-def test_stall_is_in_corrected_latency_and_late_arrivals_flag_the_run(
-    live_apps, runs_dir
-) -> None:
+def test_stall_is_in_corrected_latency_and_late_arrivals_flag_the_run(live_apps, runs_dir) -> None:
     app = live_apps(
         LAB_FAULTS="stall", LAB_STALL_EVERY_S=str(STALL_EVERY_S), LAB_STALL_S=str(STALL_S)
     )
@@ -115,3 +125,7 @@ def test_stall_is_in_corrected_latency_and_late_arrivals_flag_the_run(
     assert checked >= 5
     p99_ms = pc.quantile(pa.array(corrected), q=0.99)[0].as_py() / 1000
     assert p99_ms >= 1000, p99_ms
+    model = build(run.run_dir).open_model
+    assert model.late
+    assert model.overall is not None
+    assert model.overall.corrected_p99_ms >= 1000

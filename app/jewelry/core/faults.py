@@ -6,9 +6,7 @@ from django.conf import settings
 
 # tenant_leak is the only fault that breaks correctness, not speed: it exists so the load
 # tests' tenant checks can be shown to catch a real leak (tests/locust/test_tenant_leak.py).
-KNOWN_FAULTS = frozenset(
-    {"n_plus_one", "slow_search", "cache_off", "leak", "tenant_leak", "stall"}
-)
+KNOWN_FAULTS = frozenset({"n_plus_one", "slow_search", "cache_off", "leak", "tenant_leak", "stall"})
 
 
 def enabled(name: str) -> bool:

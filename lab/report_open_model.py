@@ -54,6 +54,7 @@ class OpenModel:
     arrivals: dict[str, Any] | None = None  # the `arrivals` event
     late: bool = False  # an `arrivals_late` event
     steps: list[dict[str, Any]] = field(default_factory=list)  # `arrival_step` events
+    stress_steps: list[dict[str, Any]] = field(default_factory=list)  # closed `stress_step`
     breaking_point: dict[str, Any] | None = None
     sign_ins: list[SignInLevel] = field(default_factory=list)
     sign_in_target_ms: float = 0.0
@@ -61,7 +62,7 @@ class OpenModel:
 
     @property
     def empty(self) -> bool:
-        return not self.names and not self.steps and not self.sign_ins
+        return not self.names and not self.steps and not self.stress_steps and not self.sign_ins
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -144,6 +145,8 @@ def collect(con: duckdb.DuckDBPyConnection, run_dir: Path, targets: Targets) -> 
             model.late = True
         elif kind == "arrival_step":
             model.steps.append(detail)
+        elif kind == "stress_step":
+            model.stress_steps.append(detail)
         elif kind == "breaking_point" and "broke_at_rate" in detail:
             model.breaking_point = detail
     model.sign_ins, model.sign_in_target_ms, model.sign_in_absorbed = sign_in_storm(con, targets)
@@ -208,6 +211,22 @@ def markdown_lines(model: OpenModel) -> list[str]:
             ),
             "",
         ]
+    if model.stress_steps:
+        lines += [
+            "## Stress steps (closed model, each judged after its users signed in)",
+            "",
+            "| step | users | steady req/s | page p95 ms | API p95 ms | failed | sign-ins "
+            "| sign-in p95 ms | verdict |",
+            "|---:|---:|---:|---:|---:|---:|---:|---:|---|",
+        ]
+        for s in model.stress_steps:
+            lines.append(
+                f"| {s.get('step')} | {s.get('users')} | {float(s.get('rps') or 0):.1f} | "
+                f"{_ms(s.get('page_p95_ms'))} | {_ms(s.get('api_p95_ms'))} | "
+                f"{float(s.get('failure_ratio') or 0):.2%} | {s.get('sign_ins', 0)} | "
+                f"{_ms(s.get('sign_in_p95_ms'))} | {s.get('broken_by') or 'held'} |"
+            )
+        lines.append("")
     if model.sign_ins:
         absorbed = model.sign_in_absorbed
         lines += [
@@ -250,6 +269,25 @@ def html_section(model: OpenModel) -> list[str]:
                 "Throughput against corrected p95 (the knee)",
                 [("page p95", page), ("API p95", api)],
                 x_label="requests/s achieved",
+                y_label="ms",
+            )
+        )
+    if model.stress_steps:
+        points = [
+            (float(s.get("rps") or 0), float(s["api_p95_ms"]))
+            for s in model.stress_steps
+            if s.get("api_p95_ms") is not None
+        ]
+        pages = [
+            (float(s.get("rps") or 0), float(s["page_p95_ms"]))
+            for s in model.stress_steps
+            if s.get("page_p95_ms") is not None
+        ]
+        parts.append(
+            line_chart(
+                "Throughput against p95, steady part of each step (the knee)",
+                [("page p95", pages), ("API p95", points)],
+                x_label="requests/s",
                 y_label="ms",
             )
         )

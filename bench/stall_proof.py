@@ -1,7 +1,7 @@
 """Proof: a planted stall, closed loop vs open model at a matched rate; the lab against wrk.
 
     .venv/bin/python -m tests.harness -- .venv/bin/python bench/stall_proof.py \
-        [--rate 20] [--seconds 90] [--wrk-connections 4] [--wrk-seconds 30]
+        [--rate 10] [--seconds 90] [--wrk-connections 4] [--wrk-seconds 30]
 
 (`make stall-proof`.) One shop in the harness PostgreSQL (through PgBouncer), gunicorn with
 the lab's config on free loopback ports, Locust as a local process on `GET /api/inventory/`
@@ -9,9 +9,9 @@ the lab's config on free loopback ports, Locust as a local process on `GET /api/
 
 1. LAB_FAULTS=stall (1.5 s pause every 20 s): profile `arrival` at RATE tasks/s twice, closed
    (LAB_MODEL=closed: 4 users, each paced by Locust's constant_throughput, as a closed-loop
-   generator does) and open (an arrival schedule served by 20 x RATE/10 users). Printed: the
-   closed run's measured p99 beside the open run's measured and corrected p99, over the
-   scheduled part of each run (after the sign-in).
+   generator does) and open (an arrival schedule served by max(20, 4 x RATE) users). Printed:
+   the closed run's measured p99 beside the open run's measured and corrected p99, over the
+   scheduled part of each run (after the sign-in); then both again on the clean app (1b).
 2. A clean app: wrk (closed loop, C connections, no pause) then the lab in the same closed
    loop (C users, LAB_MODEL=closed at a rate no user can reach: back to back, as wrk). Printed:
    both p50/p95 and the ratio; the lab should be within 10 %.
@@ -102,37 +102,56 @@ def quantile_ms(values: pa.ChunkedArray | pa.Array, q: float) -> float:
     return float(pc.quantile(values, q=q, interpolation="linear")[0].as_py()) / 1000
 
 
-def stall_comparison(base: str, runs: Path, rate: float, seconds: int) -> None:
-    print(f"\n1. LAB_FAULTS=stall ({STALL_S} s every {STALL_EVERY_S} s), {rate:g} tasks/s")
+def late_ratio(run_dir: Path) -> str:
+    for line in (run_dir / "events.jsonl").read_text().splitlines():
+        event = json.loads(line)
+        if event["kind"] == "arrivals":
+            return f"{event['detail']['late_ratio']:.1%}"
+    return "-"
+
+
+def model_runs(base: str, runs: Path, rate: float, seconds: int, tag: str) -> list[str]:
+    """Closed (4 paced users) then open (a schedule) at `rate`: table rows to print."""
     common = {"LAB_RATE": f"{rate:g}", "LAB_SPAWN_RATE": "20"}
     closed, _ = run_locust(
         base,
         runs,
-        "20260101-000000-arrival-c105",
+        f"20260101-000000-arrival-c{tag}",
         {**common, "LAB_MODEL": "closed", "LAB_USERS": "4"},
         seconds,
     )
-    users = max(20, int(2 * rate))
+    users = max(20, int(4 * rate))
     opened, _ = run_locust(
         base,
         runs,
-        "20260101-000000-arrival-0be0",
+        f"20260101-000000-arrival-0{tag}",
         {**common, "LAB_MODEL": "open", "LAB_USERS": str(users)},
         seconds,
     )
     c_rows, c_len = scheduled_rows(closed)
     o_rows, o_len = scheduled_rows(opened)
     corrected = pc.add(o_rows["response_time_us"], o_rows["schedule_lag_us"])
-    print(f"{'run':<34} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9}")
-    for label, values, n, length in (
-        ("closed loop, 4 users, measured", c_rows["response_time_us"], c_rows.num_rows, c_len),
-        (f"open, {users} users, measured", o_rows["response_time_us"], o_rows.num_rows, o_len),
-        (f"open, {users} users, corrected", corrected, o_rows.num_rows, o_len),
-    ):
-        print(
-            f"{label:<34} {n / length:>7.1f} {quantile_ms(values, 0.5):>8.1f}"
-            f" {quantile_ms(values, 0.99):>8.1f} {quantile_ms(values, 0.999):>9.1f}"
+    lines = []
+    for label, values, n, length, late in (
+        ("closed, 4 users, measured", c_rows["response_time_us"], c_rows.num_rows, c_len, "-"),
+        (f"open, {users} users, measured", o_rows["response_time_us"], o_rows.num_rows, o_len,
+         late_ratio(opened)),
+        (f"open, {users} users, corrected", corrected, o_rows.num_rows, o_len, ""),
+    ):  # fmt: skip
+        lines.append(
+            f"{label:<32} {n / length:>7.1f} {quantile_ms(values, 0.5):>8.1f}"
+            f" {quantile_ms(values, 0.99):>8.1f} {quantile_ms(values, 0.999):>9.1f} {late:>6}"
         )
+    return lines
+
+
+HEADER = f"{'run':<32} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} {'late':>6}"
+
+
+def stall_comparison(base: str, runs: Path, rate: float, seconds: int) -> None:
+    print(f"\n1. LAB_FAULTS=stall ({STALL_S} s every {STALL_EVERY_S} s), {rate:g} tasks/s")
+    lines = model_runs(base, runs, rate, seconds, "5a1")
+    print(HEADER, *lines, sep="\n")
 
 
 def wrk_comparison(base: str, runs: Path, token: str, connections: int, seconds: int) -> None:
@@ -174,11 +193,12 @@ def wrk_comparison(base: str, runs: Path, token: str, connections: int, seconds:
     print(f"{'wrk':<10} {wrk_rate:>7.1f} {float(p50):>8.1f} {float(p95):>8.1f}")
     print(f"{'lab':<10} {rows.num_rows / length:>7.1f} {lab_p50:>8.1f} {lab_p95:>8.1f}")
     print(f"lab / wrk: p50 {lab_p50 / float(p50):.2f}x, p95 {lab_p95 / float(p95):.2f}x")
+    print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--rate", type=float, default=20.0)
+    parser.add_argument("--rate", type=float, default=10.0)
     parser.add_argument("--seconds", type=int, default=90)
     parser.add_argument("--wrk-connections", type=int, default=4)
     parser.add_argument("--wrk-seconds", type=int, default=30)
@@ -208,7 +228,7 @@ def main() -> int:
             }
         )
     )
-    print(f"runs in {runs}")
+    print(f"runs in {runs}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
     if not args.skip_stall:
         port = free_port()
         server = start_gunicorn(
@@ -224,6 +244,9 @@ def main() -> int:
         server = start_gunicorn(port)
         try:
             base = f"http://127.0.0.1:{port}"
+            if not args.skip_stall:
+                print(f"\n1b. the same without the stall (control), {args.rate:g} tasks/s")
+                print(HEADER, *model_runs(base, runs, args.rate, args.seconds, "c1e"), sep="\n")
             wrk_comparison(
                 base, runs, obtain_token(base, email), args.wrk_connections, args.wrk_seconds
             )

@@ -29,6 +29,8 @@ RUN_KNOBS = (
     "LAB_DURATION",
     "LAB_SCENARIO",
     "LAB_WORKERS",
+    "LAB_RATE",
+    "LAB_MODEL",
 )
 
 

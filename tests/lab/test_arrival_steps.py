@@ -6,7 +6,10 @@ the planted lags and response times, both ways.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+
+import pytest
 
 from lab.arrival_plan import ArrivalPlan, RateStep
 from lab.arrival_steps import breaking_point, judge_steps, late_arrivals
@@ -14,6 +17,7 @@ from lab.compare import RunSample, Side, render_corrected
 from lab.contract import LATE_ARRIVAL_MAX_RATIO
 from lab.synthetic import write_request_part
 from lab.targets import Targets
+from tests.lab.conftest import CliResult
 
 T0 = 1_800_000_000.0
 
@@ -109,3 +113,19 @@ def test_compare_shows_corrected_beside_a_closed_runs_measured() -> None:
     assert "/api/inventory/" in table
     # Two closed runs: nothing to correct, no table.
     assert render_corrected(Side([closed]), Side([closed]), markdown=False) == ""
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["run", "--profile", "load", "--rate", "5"], "--rate needs --profile arrival or stress"),
+        (["run", "--profile", "arrival", "--rate", "0"], "--rate must be positive"),
+    ],
+)
+def test_bad_rate_is_refused_before_any_run_folder(
+    runs_root: Path, lab_cli: Callable[..., CliResult], args: list[str], message: str
+) -> None:
+    result = lab_cli(*args, "--local")
+    assert result.code == 2
+    assert message in (result.err + result.out)
+    assert list(runs_root.iterdir()) == []

@@ -1,8 +1,9 @@
 """Open model (profile `arrival`): schedule lag, corrected latency and late arrivals, both ways.
 
 Two real runs (gunicorn + PgBouncer + PostgreSQL + Redis, a real Locust):
-- a clean app served by enough users: every arrival starts on time, no `arrivals_late`, and
-  corrected latency stays far below the planted pause;
+- a clean app served by enough users of a master and two workers: the master splits the
+  arrivals, every one starts on time, no `arrivals_late`, and corrected latency stays far
+  below the planted pause;
 - the app with LAB_FAULTS=stall (1.5 s pause every 4 s) served by 2 users at 10 tasks/s: the
   users are stuck in each pause, arrivals pile up (`arrivals_late`, the run untrustworthy),
   and each request whose intended start fell in a pause has a corrected latency of at least
@@ -11,14 +12,26 @@ Two real runs (gunicorn + PgBouncer + PostgreSQL + Redis, a real Locust):
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
 from lab.arrival_plan import ArrivalPlan, RateStep, build_plan, share
+from lab.arrival_steps import read_counts
 from lab.contract import EXIT_UNTRUSTWORTHY
 from lab.report import build
-from tests.locust.conftest import RELAXED_TARGETS, run_locust
+from tests.harness.processes import free_port
+from tests.locust.conftest import (
+    RELAXED_TARGETS,
+    LocustRun,
+    locust_command,
+    locust_env,
+    run_locust,
+    start_process,
+    stop,
+)
 
 STALL_EVERY_S, STALL_S = 4.0, 1.5
 OPEN_RUN = {
@@ -26,7 +39,7 @@ OPEN_RUN = {
     "LAB_SCENARIO": "APIUser",
     "LAB_RATE": "10",
     "LAB_SPAWN_RATE": "10",
-    "LAB_DURATION": "26s",  # 10 s + users/spawn rate of sign-in, then ~15 s of arrivals
+    "LAB_DURATION": "23s",  # 10 s + users/spawn rate of sign-in, then ~12 s of arrivals
 }
 
 
@@ -55,29 +68,63 @@ def _corrected_us(table):
     return pc.add(table["response_time_us"], table["schedule_lag_us"])
 
 
+def _open_cluster(app_url: str, runs_dir: Path, run_id: str, tmp_path: Path) -> LocustRun:
+    """A master and two workers running the open model to the end."""
+    run_dir = runs_dir / run_id
+    (run_dir / "locust").mkdir(parents=True)
+    lines = "".join(f"{key} = {value}\n" for key, value in RELAXED_TARGETS.items())
+    (run_dir / "targets.toml").write_text(f"[targets]\n{lines}")
+    port = free_port()
+    env = locust_env(runs_dir, run_id, **OPEN_RUN, LAB_USERS="8")
+    master = start_process(
+        locust_command(
+            app_url, run_dir, "--master", "--expect-workers", "2",
+            "--master-bind-host", "127.0.0.1", "--master-bind-port", str(port),
+        ),
+        env,
+        tmp_path / "master.log",
+    )  # fmt: skip
+    worker_env = {k: v for k, v in env.items() if k != "LAB_RUN_ID"}  # they get the master's
+    command = locust_command(app_url, run_dir)
+    workers = [
+        start_process(
+            [command[0], "-f", command[2], "--worker", "--master-port", str(port)],
+            worker_env,
+            tmp_path / f"worker-{i}.log",
+        )
+        for i in range(2)
+    ]
+    try:
+        code = master.wait(120)
+    finally:
+        for process in (master, *workers):
+            stop(process)
+    return LocustRun(code, run_dir, (tmp_path / "master.log").read_text())
+
+
 @pytest.mark.slow
-def test_clean_app_enough_users_no_late_arrivals(live_apps, runs_dir) -> None:
+def test_clean_app_two_workers_share_the_schedule_on_time(live_apps, runs_dir, tmp_path) -> None:
     app = live_apps()
-    run = run_locust(
-        app.url,
-        runs_dir,
-        "20260101-000000-arrival-c1ea",
-        env={**OPEN_RUN, "LAB_USERS": "8"},
-        targets=RELAXED_TARGETS,
-    )
+    run = _open_cluster(app.url, runs_dir, "20260101-000000-arrival-c1ea", tmp_path)
     assert run.returncode == 0, run.output[-3000:]
     kinds = [e["kind"] for e in run.events()]
     assert "arrival_plan" in kinds, kinds
     assert "arrivals_late" not in kinds, kinds
     summary = next(e["detail"] for e in run.events() if e["kind"] == "arrivals")
-    # 15 s at 10/s: ~150 planned; the generator kept up.
+    # ~12 s at 10/s: ~120 planned; the generator kept up.
     assert summary["planned"] >= 100, summary
     assert summary["late_ratio"] <= 0.01, summary
+    # The master split the rate: each worker took every other arrival.
+    counts = read_counts(run.run_dir)
+    assert len(counts) == 2, counts
+    planned = [c["steps"][0]["planned"] for c in counts]
+    assert abs(planned[0] - planned[1]) <= 1, planned
+    assert sum(planned) == summary["planned"]
     table = run.record()
     scheduled = table.filter(pc.is_valid(table["schedule_lag_us"]))
+    assert len(set(scheduled["worker_id"].to_pylist())) == 2
     assert scheduled.num_rows >= 100
-    # Sign-in requests come before the schedule: no intended start.
-    assert table.num_rows > scheduled.num_rows
+    assert table.num_rows > scheduled.num_rows  # sign-ins come before the schedule
     p99_ms = pc.quantile(_corrected_us(scheduled), q=0.99)[0].as_py() / 1000
     # A clean app answers an API list in tens of ms; a loaded shared machine stays well
     # under the 1.5 s pause planted in the other run.
@@ -88,7 +135,6 @@ def test_clean_app_enough_users_no_late_arrivals(live_apps, runs_dir) -> None:
     assert model.overall.count == scheduled.num_rows
     assert model.overall.corrected_p99_ms >= model.overall.p99_ms
     assert model.arrivals == summary
-    assert model.sign_ins
     assert sum(level.count for level in model.sign_ins) >= 3  # 8 users signed in (3 shops)
 
 

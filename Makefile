@@ -12,6 +12,8 @@ SPAWN_RATE ?= 10
 DURATION ?= 5m
 WORKERS ?= 2
 SCENARIO ?=
+RATE ?=
+MODEL ?=
 RUN ?=
 A ?=
 B ?=
@@ -84,7 +86,8 @@ _lab_run_flags = --$(RUN_MODE) \
   $(call _lab_knob,USERS,--users) $(call _lab_knob,SPAWN_RATE,--spawn-rate) \
   $(call _lab_knob,DURATION,--duration) $(if $(SCENARIO),--scenario $(SCENARIO)) \
   $(if $(filter compose,$(RUN_MODE)),--workers $(WORKERS)) $(call _lab_knob,SCALE,--scale) \
-  $(if $(TARGET),--target $(TARGET)) $(LAB_RUN_ARGS)
+  $(if $(TARGET),--target $(TARGET)) $(call _lab_knob,RATE,--rate) \
+  $(call _lab_knob,MODEL,--model) $(LAB_RUN_ARGS)
 
 # The .venv the lab's commands run in (no native test services: that is `make bootstrap`).
 .PHONY: venv
@@ -104,8 +107,12 @@ load: ## Expected load, steady plateau (USERS, SPAWN_RATE, DURATION, WORKERS, SC
 	@$(MAKE) --no-print-directory run PROFILE=load
 
 .PHONY: stress
-stress: ## Step the users up to find the breaking point
+stress: ## Step the users up to find the breaking point (RATE=40: open model, steps of arrivals/s)
 	@$(MAKE) --no-print-directory run PROFILE=stress
+
+.PHONY: arrival
+arrival: ## Open model: RATE tasks/s served by a pool of USERS (MODEL=closed: paced users, to compare)
+	@$(MAKE) --no-print-directory run PROFILE=arrival
 
 .PHONY: spike
 spike: ## A sudden burst of users, then back down

@@ -129,9 +129,7 @@ def _register_flags(parser: Any, **_kwargs: Any) -> None:
         "rate/users by Locust's constant_throughput, as a closed-loop generator does)",
     )
     # Set by the master at test start (never by hand): the arrival schedule, as JSON.
-    group.add_argument(
-        "--lab-arrival-plan", default="", help=argparse.SUPPRESS, include_in_web_ui=False
-    )
+    group.add_argument("--lab-arrival-plan", default="", help=argparse.SUPPRESS)
     group.add_argument(
         "--lab-record-flush-seconds",
         env_var="LAB_RECORD_FLUSH_SECONDS",

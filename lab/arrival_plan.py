@@ -1,11 +1,11 @@
 """The open model's arrival schedule: steps of task arrival rates on the wall clock.
 
 One definition for the generator (locustfiles/_arrivals.py hands each process its share) and
-the analyses (lab/arrival_steps.py judges each step). The master fixes the plan at test start
-and ships it to the workers as JSON: the first arrival is at `t0` (unix seconds), after the
-user pool has had time to sign in; arrivals follow each step's rate, independent of response
-times. Global arrival k is due when the cumulative planned count reaches k; worker i of n takes
-the arrivals k with k % n == i, so the workers together follow the plan exactly.
+the analyses (lab/arrival_steps.py judges each step). The master fixes the plan once the
+user pool has signed in and sends it to the workers as JSON (a Locust custom message): the
+first arrival is at `t0` (unix seconds); arrivals follow each step's rate, independent of
+response times. Global arrival k is due when the cumulative planned count reaches k; worker i
+of n takes the arrivals k with k % n == i, so the workers together follow the plan exactly.
 """
 
 from __future__ import annotations
@@ -98,22 +98,12 @@ def share(index: int, n: int, start: int, end: int) -> int:
 
 
 def sign_in_s(users: int, spawn_rate: float) -> float:
-    """Time the pool gets to spawn and sign in before the first arrival."""
+    """The sign-in time a run must leave before its arrivals (ramp plus the allowance)."""
     return users / max(spawn_rate, 1e-9) + ARRIVAL_SIGN_IN_ALLOWANCE_S
 
 
-def build_plan(
-    *,
-    now: float,
-    duration_s: float,
-    users: int,
-    spawn_rate: float,
-    rate: float,
-    steps: int,
-    workers: tuple[str, ...],
-    mode: str = "open",
-) -> ArrivalPlan:
-    """`steps` equal steps up to `rate` (1 step: a constant rate) after the sign-in window."""
+def check_fits(*, duration_s: float, users: int, spawn_rate: float, rate: float) -> None:
+    """PlanError unless the run leaves MIN_STEADY_S of arrivals after an expected sign-in."""
     warmup = sign_in_s(users, spawn_rate)
     steady = duration_s - warmup
     if steady < MIN_STEADY_S:
@@ -124,9 +114,26 @@ def build_plan(
         )
     if rate <= 0:
         raise PlanError("the arrival rate must be positive")
-    width = steady / steps
+
+
+def build_plan(
+    *,
+    t0: float,
+    end: float,
+    users: int,
+    rate: float,
+    steps: int,
+    workers: tuple[str, ...],
+    mode: str = "open",
+) -> ArrivalPlan:
+    """`steps` equal steps up to `rate` (1 step: a constant rate) from t0 to the run's end.
+
+    t0 is when the pool has signed in (the master waits for it), so no arrival waits on a
+    sign-in and no step carries the sign-in storm.
+    """
+    width = max(0.0, end - t0) / steps
     table = tuple(
         RateStep(round(i * width, 3), round((i + 1) * width, 3), rate * (i + 1) / steps)
         for i in range(steps)
     )
-    return ArrivalPlan(t0=now + warmup, steps=table, workers=workers, mode=mode, users=users)
+    return ArrivalPlan(t0=t0, steps=table, workers=workers, mode=mode, users=users)

@@ -13,6 +13,8 @@ Why not Locust's `constant_throughput` or locust_plugins' `constant_total_ips`: 
 (`constant_total_ips` resets its clock), which is exactly the omission this corrects. Locust's
 `constant_throughput` is used for the closed comparison (`LAB_MODEL=closed`).
 
+The master sends the plan (lab/arrival_plan.py) once the pool has signed in; until then a
+signed-in user waits (`first_wait`), so no arrival is scheduled into the sign-in storm.
 Counts (arrivals planned, started, late) are written per worker to
 `requests/<worker>/arrivals.json` at the end; the master adds them up (lab/arrival_steps.py).
 """
@@ -95,14 +97,25 @@ class ArrivalClock:
 
 _clock: ArrivalClock | None = None
 _original_wait: dict[type, Any] = {}
+_mode: str | None = None  # this test: "open", "paced" (closed comparison) or None (users)
+_plan: ArrivalPlan | None = None  # once the master has sent it
+_paced: tuple[float, float] | None = None  # (t0, one user's pacing period) in the closed model
+PLAN_POLL_S = 0.1
 
 
 def active() -> ArrivalClock | None:
     return _clock
 
 
+def _await_plan() -> None:
+    """Block a signed-in user until the master's plan is here (it waits for the pool)."""
+    while _mode is not None and _plan is None:
+        gevent.sleep(PLAN_POLL_S)
+
+
 def open_wait_time(user: Any) -> float:
     """`wait_time` of every user in the open model: sleep until the next arrival is due."""
+    _await_plan()
     if _clock is None:  # a worker left out of the plan sends nothing
         while True:
             gevent.sleep(IDLE_S)
@@ -130,8 +143,11 @@ def wait_for_arrival(user: Any) -> None:
 
 def first_wait(user: Any) -> None:
     """After sign-in: an open-model user waits for its first arrival, a paced one for t0."""
-    if _clock is not None:
-        wait_for_arrival(user)
+    if _mode is None:
+        return
+    _await_plan()
+    if _mode == "open":
+        open_wait_time(user)
     elif _paced is not None:
         t0, period = _paced
         # Spread the users' first tasks over one pacing period, as a steady loop would be.
@@ -141,35 +157,34 @@ def first_wait(user: Any) -> None:
         user._cp_last_run = time.perf_counter()  # Locust's pacing counts from here
 
 
-_paced: tuple[float, float] | None = None  # (t0, one user's pacing period) in the closed model
-
-
-def install(user_classes: list[type], plan: ArrivalPlan | None, worker: str) -> None:
-    """Set (or, with no plan, undo) the wait_time of the user classes for this test."""
-    global _clock, _paced
+def prepare(user_classes: list[type], mode: str | None) -> None:
+    """At test start: restore the classes' wait_time; in the open or paced model, users
+    block after sign-in until `start` brings the plan."""
+    global _clock, _paced, _plan, _mode
     for cls in user_classes:
         if cls not in _original_wait:
             _original_wait[cls] = cls.__dict__.get("wait_time", cls.wait_time)
         cls.wait_time = _original_wait[cls]
-    _clock, _paced = None, None
-    if plan is None:
-        return
+    _clock, _paced, _plan, _mode = None, None, None, mode
+    if mode == "open":
+        for cls in user_classes:
+            cls.wait_time = open_wait_time
+
+
+def start(user_classes: list[type], plan: ArrivalPlan, worker: str) -> None:
+    """The master's plan arrived: this process's share of it starts now."""
+    global _clock, _paced, _plan
     if plan.mode == "paced":
         rate = plan.steps[0].rate if plan.steps else 1.0
         paced = constant_throughput(rate / plan.users)
         for cls in user_classes:
             cls.wait_time = paced
         _paced = (plan.t0, plan.users / rate)
-        return
-    if worker not in plan.workers:
-        logger.warning("worker %s is not in the arrival plan: it sends no arrivals", worker)
-        index, count = 0, 0
+    elif worker in plan.workers:
+        _clock = ArrivalClock(plan, plan.workers.index(worker), len(plan.workers))
     else:
-        index, count = plan.workers.index(worker), len(plan.workers)
-    if count:
-        _clock = ArrivalClock(plan, index, count)
-    for cls in user_classes:
-        cls.wait_time = open_wait_time
+        logger.warning("worker %s is not in the arrival plan: it sends no arrivals", worker)
+    _plan = plan
 
 
 def write_counts(path: Path, worker: str) -> None:

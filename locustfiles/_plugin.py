@@ -33,7 +33,7 @@ from locust.runners import (
 )
 
 from lab import arrival_steps, trace_sampling
-from lab.arrival_plan import ArrivalPlan, PlanError, build_plan
+from lab.arrival_plan import ArrivalPlan, PlanError, build_plan, check_fits
 from lab.contract import (
     EXIT_BAD_INPUT,
     EXIT_BREACH,
@@ -57,6 +57,11 @@ from locustfiles._users import LabUser
 logger = logging.getLogger("locustfiles")
 
 RECORD_WAIT_S = 10.0
+ARRIVAL_PLAN_MESSAGE = "lab_arrival_plan"
+ARRIVAL_START_MARGIN_S = 0.5  # the plan reaches every worker before its first arrival
+# The arrivals start when the pool has signed in, or at this share of the run at the latest
+# (a pool that cannot sign in is itself the answer: its late arrivals say so).
+ARRIVAL_POOL_WAIT_MAX = 0.5
 HEALTH_POLL_S = 1.0
 # A worker's own user count reaches the master with its stats, every WORKER_REPORT_INTERVAL
 # seconds: a report older than this is a worker that stopped talking.
@@ -93,6 +98,7 @@ class LabPlugin:
         self.cpu_warned: set[str] = set()
         self.load_plan = LoadPlanMonitor()
         self.arrival_plan: ArrivalPlan | None = None
+        self.arrival_pending: tuple[float, float, int] | None = None  # (start, planned s, users)
         self.users_gave_up = 0
         self.load_started_at: float | None = None  # time.monotonic() of test_start
         self.load_stopped_at: float | None = None
@@ -117,8 +123,14 @@ class LabPlugin:
             raise SystemExit(EXIT_BAD_INPUT) from exc
         self._restrict_scenario(settings.scenario)
         if not self.is_worker and settings.arrival_mode is not None:
+            stage = resolve_stages(settings, CommonOptions.from_options(options))[-1]
             try:  # refused now, not at test start: a plan the duration cannot hold
-                self._arrival_plan(settings, CommonOptions.from_options(options))
+                check_fits(
+                    duration_s=stage.end_s,
+                    users=stage.users,
+                    spawn_rate=stage.spawn_rate,
+                    rate=settings.arrival_rate,
+                )
             except PlanError as exc:
                 sys.stderr.write(f"locustfiles: {exc}\n")
                 raise SystemExit(EXIT_BAD_INPUT) from exc
@@ -132,6 +144,7 @@ class LabPlugin:
         if self.is_worker:
             self.settings = settings
             events_.report_to_master.add_listener(self.on_report_to_master)
+            self.runner.register_message(ARRIVAL_PLAN_MESSAGE, self.on_arrival_plan)
             return
         # Missing heartbeats for this many seconds make a worker "missing" (Locust's own 3 s
         # flags busy workers on a loaded 2-core machine). Read by Locust when workers connect.
@@ -253,12 +266,8 @@ class LabPlugin:
                 flush_seconds=settings.record_flush_seconds,
             )
         self.recorder.start_timer()
-        plan_json = str(getattr(environment.parsed_options, "lab_arrival_plan", "") or "")
-        _arrivals.install(
-            environment.user_classes,
-            ArrivalPlan.from_json(plan_json) if plan_json else None,
-            self.worker_id,
-        )
+        # Open model: signed-in users wait for the master's plan (on_arrival_plan).
+        _arrivals.prepare(environment.user_classes, settings.arrival_mode)
         if _tracing.tracing_disabled_by_environ():
             return
         if self.tracing is not None and self.tracing.run_id != settings.run_id:
@@ -292,11 +301,10 @@ class LabPlugin:
             run_time = getattr(options, "run_time", None)
             self.planned_s = float(run_time) if run_time else None
         self.arrival_plan = None
-        options.lab_arrival_plan = ""  # shipped to the workers with the spawn messages
+        self.arrival_pending = None
         if self.settings.arrival_mode is not None and stages:
-            self.arrival_plan = self._arrival_plan(self.settings, common)
-            options.lab_arrival_plan = self.arrival_plan.to_json()
-            self.events_log.write("arrival_plan", **json.loads(self.arrival_plan.to_json()))
+            # The plan waits for the pool to sign in (_start_arrivals_when_ready).
+            self.arrival_pending = (time.time(), stages[-1].end_s, stages[-1].users)
         self.load_started_at = time.monotonic()
         self.events_log.write(
             "load_started",
@@ -305,24 +313,46 @@ class LabPlugin:
             users=getattr(options, "num_users", None) if not stages else None,
         )
 
-    def _arrival_plan(self, settings: LabSettings, common: CommonOptions) -> ArrivalPlan:
-        """The open model's schedule from now: the pool signs in, then the rate steps."""
-        stages = resolve_stages(settings, common)
+    def _start_arrivals_when_ready(self) -> None:
+        """Open model: once the pool has signed in (or half the run has gone), fix the plan
+        from now to the end and send it to every worker (a local run starts it here)."""
+        if self.arrival_pending is None or self.settings is None or self.events_log is None:
+            return
+        started, planned_s, users = self.arrival_pending
+        ready = self.users_ready()
+        now = time.time()
+        if ready < users and now < started + ARRIVAL_POOL_WAIT_MAX * planned_s:
+            return
+        self.arrival_pending = None
+        settings = self.settings
         if self.is_master:
             workers = tuple(sorted(node.id for node in self.runner.clients.values()))
         else:
             workers = (self.worker_id,)
-        stepped = settings.profile == "stress"
-        return build_plan(
-            now=time.time(),
-            duration_s=stages[-1].end_s,
-            users=stages[-1].users,
-            spawn_rate=stages[-1].spawn_rate,
+        plan = build_plan(
+            t0=now + ARRIVAL_START_MARGIN_S,
+            end=started + planned_s,
+            users=users,
             rate=settings.arrival_rate,
-            steps=10 if stepped else 1,
+            steps=10 if settings.profile == "stress" else 1,
             workers=workers or ("local",),
             mode="open" if settings.arrival_mode == "open" else "paced",
         )
+        self.arrival_plan = plan
+        if ready < users:
+            logger.warning("arrivals start with %d of %d users signed in", ready, users)
+        self.events_log.write(
+            "arrival_plan", pool_signed_in=ready, sign_in_s=round(now - started, 1),
+            **json.loads(plan.to_json()),
+        )  # fmt: skip
+        if self.is_master:
+            self.runner.send_message(ARRIVAL_PLAN_MESSAGE, plan.to_json())
+        else:
+            _arrivals.start(self.environment.user_classes, plan, self.worker_id)
+
+    def on_arrival_plan(self, environment: Environment, msg: Any, **_kwargs: Any) -> None:
+        """Worker: the master's plan; this worker's share of the arrivals starts."""
+        _arrivals.start(environment.user_classes, ArrivalPlan.from_json(msg.data), self.worker_id)
 
     def _write_ui_meta(self, settings: LabSettings, options: Any) -> None:
         from lab.meta import initial_meta, write_meta  # only the UI master writes meta.json
@@ -446,6 +476,7 @@ class LabPlugin:
         if self.is_master:
             self._check_workers()
         self._check_load_plan()
+        self._start_arrivals_when_ready()
 
     def _check_workers(self) -> None:
         assert self.events_log is not None

@@ -7,7 +7,6 @@ run id, profile and sampling ratio.
 
 from __future__ import annotations
 
-import argparse
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -128,8 +127,6 @@ def _register_flags(parser: Any, **_kwargs: Any) -> None:
         help="profile arrival: open (a schedule of arrivals) or closed (each user paced at "
         "rate/users by Locust's constant_throughput, as a closed-loop generator does)",
     )
-    # Set by the master at test start (never by hand): the arrival schedule, as JSON.
-    group.add_argument("--lab-arrival-plan", default="", help=argparse.SUPPRESS)
     group.add_argument(
         "--lab-record-flush-seconds",
         env_var="LAB_RECORD_FLUSH_SECONDS",

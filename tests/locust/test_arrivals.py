@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from lab.arrival_plan import ArrivalPlan, RateStep, build_plan, share
+from lab.arrival_plan import ArrivalPlan, RateStep, check_fits, share
 from lab.arrival_steps import read_counts
 from lab.contract import EXIT_UNTRUSTWORTHY
 from lab.report import build
@@ -59,9 +59,8 @@ def test_the_plan_splits_every_arrival_once_across_workers() -> None:
 
 def test_a_plan_too_short_for_its_sign_in_is_refused() -> None:
     with pytest.raises(ValueError, match="sign-in"):
-        build_plan(
-            now=0, duration_s=15, users=50, spawn_rate=10, rate=5, steps=1, workers=("local",)
-        )
+        check_fits(duration_s=15, users=50, spawn_rate=10, rate=5)
+    check_fits(duration_s=25, users=50, spawn_rate=10, rate=5)  # 5 + 10 s sign-in, 10 s left
 
 
 def _corrected_us(table):
@@ -121,6 +120,12 @@ def test_clean_app_two_workers_share_the_schedule_on_time(live_apps, runs_dir, t
     assert abs(planned[0] - planned[1]) <= 1, planned
     assert sum(planned) == summary["planned"]
     table = run.record()
+    # The plan waited for the pool: every sign-in had answered before the first arrival.
+    plan = next(e["detail"] for e in run.events() if e["kind"] == "arrival_plan")
+    assert plan["pool_signed_in"] == 8, plan
+    sign_ins = table.filter(pc.equal(table["name"], "/api/auth/token/"))
+    ends = pc.add(sign_ins["ts_start_us"], sign_ins["response_time_us"])
+    assert pc.max(ends).as_py() <= plan["t0"] * 1e6
     scheduled = table.filter(pc.is_valid(table["schedule_lag_us"]))
     assert len(set(scheduled["worker_id"].to_pylist())) == 2
     assert scheduled.num_rows >= 100

@@ -15,6 +15,8 @@ from lab.arrival_plan import ArrivalPlan, RateStep
 from lab.arrival_steps import breaking_point, judge_steps, late_arrivals
 from lab.compare import RunSample, Side, render_corrected
 from lab.contract import LATE_ARRIVAL_MAX_RATIO
+from lab.report_open_model import sign_in_storm
+from lab.rundata import open_run
 from lab.synthetic import write_request_part
 from lab.targets import Targets
 from tests.lab.conftest import CliResult
@@ -129,3 +131,31 @@ def test_bad_rate_is_refused_before_any_run_folder(
     assert result.code == 2
     assert message in (result.err + result.out)
     assert list(runs_root.iterdir()) == []
+
+
+def test_sign_in_storm_names_the_concurrency_absorbed_within_target(tmp_path: Path) -> None:
+    run = tmp_path / "20260101-000000-stress-0003"
+    t = int(T0 * 1e6)
+
+    def sign_in(start_us: int, ms: float) -> dict:
+        return {
+            "ts_start_us": start_us,
+            "name": "/api/auth/token/",
+            "method": "POST",
+            "response_time_us": int(ms * 1000),
+        }
+
+    # Three sign-ins one after the other in 200 ms each, then four at once taking 2.5 s.
+    rows = [sign_in(t + i * 1_000_000, 200) for i in range(3)]
+    rows += [sign_in(t + 10_000_000 + i * 1000, 2500) for i in range(4)]
+    write_request_part(run, rows, "w0", 0)
+    data = open_run(run, with_spans=False, warn=False)
+    levels, target, absorbed = sign_in_storm(data.con, Targets())
+    assert target == 500.0  # an API sign-in
+    assert [(lv.concurrent, lv.count) for lv in levels] == [(1, 3), (4, 4)]
+    assert absorbed == 1
+    # Two at once, both within target: two concurrent sign-ins absorbed.
+    calm = tmp_path / "20260101-000000-stress-0004"
+    write_request_part(calm, [sign_in(t, 200), sign_in(t + 1000, 300)], "w0", 0)
+    _levels, _target, absorbed = sign_in_storm(open_run(calm, with_spans=False).con, Targets())
+    assert absorbed == 2

@@ -7,11 +7,12 @@
 the lab's config on free loopback ports, Locust as a local process on `GET /api/inventory/`
 (bench/locust_inventory_api.py), tracing off.
 
-1. LAB_FAULTS=stall (1.5 s pause every 20 s): profile `arrival` at RATE tasks/s twice, closed
-   (LAB_MODEL=closed: 4 users, each paced by Locust's constant_throughput, as a closed-loop
-   generator does) and open (an arrival schedule served by max(20, 4 x RATE) users). Printed:
-   the closed run's measured p99 beside the open run's measured and corrected p99, over the
-   scheduled part of each run (after the sign-in); then both again on the clean app (1b).
+1. LAB_FAULTS=stall (1.5 s pause every --stall-every s, 20): profile `arrival` at RATE tasks/s
+   twice, closed (LAB_MODEL=closed: --closed-users users, 4, each paced by Locust's
+   constant_throughput, as a closed-loop generator does) and open (an arrival schedule served
+   by max(20, 4 x RATE) users). Printed: the closed run's measured p99 beside the open
+   run's measured and corrected p99, over the scheduled part of each run (after the
+   sign-in); then both again on the clean app (1b).
 2. A clean app: wrk (closed loop, C connections, no pause) then the lab in the same closed
    loop (C users, LAB_MODEL=closed at a rate no user can reach: back to back, as wrk). Printed:
    both p50/p95 and the ratio; the lab should be within 10 %.
@@ -41,7 +42,7 @@ from bench_pos_checkout import PASSWORD, free_port, prepare_shop, start_gunicorn
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 LOCUSTFILE = REPO_ROOT / "bench" / "locust_inventory_api.py"
-STALL_EVERY_S, STALL_S = "20", "1.5"
+STALL_S = "1.5"
 WRK_SCRIPT = """
 done = function(summary, latency, requests)
   io.write(string.format("WRK %d %.3f %.3f %.3f %d\\n", summary.requests,
@@ -110,14 +111,16 @@ def late_ratio(run_dir: Path) -> str:
     return "-"
 
 
-def model_runs(base: str, runs: Path, rate: float, seconds: int, tag: str) -> list[str]:
-    """Closed (4 paced users) then open (a schedule) at `rate`: table rows to print."""
+def model_runs(
+    base: str, runs: Path, rate: float, seconds: int, tag: str, closed_users: int
+) -> list[str]:
+    """Closed (paced users) then open (a schedule) at `rate`: table rows to print."""
     common = {"LAB_RATE": f"{rate:g}", "LAB_SPAWN_RATE": "20"}
     closed, _ = run_locust(
         base,
         runs,
         f"20260101-000000-arrival-c{tag}",
-        {**common, "LAB_MODEL": "closed", "LAB_USERS": "4"},
+        {**common, "LAB_MODEL": "closed", "LAB_USERS": str(closed_users)},
         seconds,
     )
     users = max(20, int(4 * rate))
@@ -133,7 +136,8 @@ def model_runs(base: str, runs: Path, rate: float, seconds: int, tag: str) -> li
     corrected = pc.add(o_rows["response_time_us"], o_rows["schedule_lag_us"])
     lines = []
     for label, values, n, length, late in (
-        ("closed, 4 users, measured", c_rows["response_time_us"], c_rows.num_rows, c_len, "-"),
+        (f"closed, {closed_users} users, measured", c_rows["response_time_us"], c_rows.num_rows,
+         c_len, "-"),
         (f"open, {users} users, measured", o_rows["response_time_us"], o_rows.num_rows, o_len,
          late_ratio(opened)),
         (f"open, {users} users, corrected", corrected, o_rows.num_rows, o_len, ""),
@@ -148,9 +152,11 @@ def model_runs(base: str, runs: Path, rate: float, seconds: int, tag: str) -> li
 HEADER = f"{'run':<32} {'req/s':>7} {'p50 ms':>8} {'p99 ms':>8} {'p99.9 ms':>9} {'late':>6}"
 
 
-def stall_comparison(base: str, runs: Path, rate: float, seconds: int) -> None:
-    print(f"\n1. LAB_FAULTS=stall ({STALL_S} s every {STALL_EVERY_S} s), {rate:g} tasks/s")
-    lines = model_runs(base, runs, rate, seconds, "5a1")
+def stall_comparison(args: argparse.Namespace, base: str, runs: Path) -> None:
+    print(
+        f"\n1. LAB_FAULTS=stall ({STALL_S} s every {args.stall_every:g} s), {args.rate:g} tasks/s"
+    )
+    lines = model_runs(base, runs, args.rate, args.seconds, "5a1", args.closed_users)
     print(HEADER, *lines, sep="\n")
 
 
@@ -202,6 +208,8 @@ def main() -> int:
     parser.add_argument("--seconds", type=int, default=90)
     parser.add_argument("--wrk-connections", type=int, default=4)
     parser.add_argument("--wrk-seconds", type=int, default=30)
+    parser.add_argument("--closed-users", type=int, default=4, help="users of the closed run")
+    parser.add_argument("--stall-every", type=float, default=20.0, help="LAB_STALL_EVERY_S")
     parser.add_argument("--skip-stall", action="store_true")
     parser.add_argument("--skip-wrk", action="store_true")
     args = parser.parse_args()
@@ -233,10 +241,14 @@ def main() -> int:
         port = free_port()
         server = start_gunicorn(
             port,
-            {"LAB_FAULTS": "stall", "LAB_STALL_EVERY_S": STALL_EVERY_S, "LAB_STALL_S": STALL_S},
+            {
+                "LAB_FAULTS": "stall",
+                "LAB_STALL_EVERY_S": f"{args.stall_every:g}",
+                "LAB_STALL_S": STALL_S,
+            },
         )
         try:
-            stall_comparison(f"http://127.0.0.1:{port}", runs, args.rate, args.seconds)
+            stall_comparison(args, f"http://127.0.0.1:{port}", runs)
         finally:
             stop(server)
     if not args.skip_wrk:
@@ -246,7 +258,8 @@ def main() -> int:
             base = f"http://127.0.0.1:{port}"
             if not args.skip_stall:
                 print(f"\n1b. the same without the stall (control), {args.rate:g} tasks/s")
-                print(HEADER, *model_runs(base, runs, args.rate, args.seconds, "c1e"), sep="\n")
+                lines = model_runs(base, runs, args.rate, args.seconds, "c1e", args.closed_users)
+                print(HEADER, *lines, sep="\n")
             wrk_comparison(
                 base, runs, obtain_token(base, email), args.wrk_connections, args.wrk_seconds
             )

@@ -13,9 +13,9 @@ the lab's config on free loopback ports, Locust as a local process on `GET /api/
    by max(20, 4 x RATE) users). Printed: the closed run's measured p99 beside the open
    run's measured and corrected p99, over the scheduled part of each run (after the
    sign-in); then both again on the clean app (1b).
-2. A clean app: wrk (closed loop, C connections, no pause) then the lab in the same closed
-   loop (C users, LAB_MODEL=closed at a rate no user can reach: back to back, as wrk). Printed:
-   both p50/p95 and the ratio; the lab should be within 10 %.
+2. A clean app: wrk (closed loop, C connections) and, at the same time, the lab in the same
+   closed loop (C users, LAB_MODEL=closed at a rate no user can reach: back to back, as wrk).
+   Printed: both p50/p95 over wrk's window and the ratio; the lab should be within 10 %.
 
 Every loop is bounded (each run has a duration; wrk has -d); gunicorn is stopped at the end.
 """
@@ -26,9 +26,11 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import pyarrow as pa
@@ -52,9 +54,9 @@ end
 """
 
 
-def run_locust(
+def start_locust(
     base: str, runs: Path, run_id: str, env: dict[str, str], seconds: int
-) -> tuple[Path, int]:
+) -> tuple[Path, subprocess.Popen[bytes]]:
     run_dir = runs / run_id
     (run_dir / "locust").mkdir(parents=True)
     child = {k: v for k, v in os.environ.items() if not k.startswith(("LAB_", "OTEL_"))}
@@ -77,11 +79,30 @@ def run_locust(
         *("-f", str(LOCUSTFILE), "--headless", "--host", base, "--only-summary"),
         *("--csv", str(run_dir / "locust" / "stats")),
     ]
-    completed = subprocess.run(
-        command, env=child, cwd=REPO_ROOT, capture_output=True, text=True, timeout=seconds + 120
-    )
-    (run_dir / "locust" / "locust.log").write_text(completed.stdout + completed.stderr)
-    return run_dir, completed.returncode
+    log = (run_dir / "locust" / "locust.log").open("wb")
+    process = subprocess.Popen(command, env=child, cwd=REPO_ROOT, stdout=log, stderr=log)
+    return run_dir, process
+
+
+def run_locust(
+    base: str, runs: Path, run_id: str, env: dict[str, str], seconds: int
+) -> tuple[Path, int]:
+    run_dir, process = start_locust(base, runs, run_id, env, seconds)
+    return run_dir, process.wait(timeout=seconds + 120)
+
+
+def wait_for_plan(run_dir: Path, timeout_s: float) -> float:
+    """t0 of the run's arrival plan, once the master has fixed it."""
+    deadline = time.monotonic() + timeout_s
+    events = run_dir / "events.jsonl"
+    while time.monotonic() < deadline:
+        if events.is_file():
+            for line in events.read_text().splitlines():
+                event = json.loads(line)
+                if event["kind"] == "arrival_plan":
+                    return float(event["detail"]["t0"])
+        time.sleep(0.2)
+    raise SystemExit(f"no arrival plan in {events} after {timeout_s:.0f} s")
 
 
 def scheduled_rows(run_dir: Path) -> tuple[pa.Table, float]:
@@ -161,26 +182,15 @@ def stall_comparison(args: argparse.Namespace, base: str, runs: Path) -> None:
 
 
 def wrk_comparison(base: str, runs: Path, token: str, connections: int, seconds: int) -> None:
+    """wrk and the lab at the same time, each a closed loop of `connections`: both measure
+    the app under the same load at the same moments (on a shared machine, runs one after the
+    other would compare two machine conditions, not two generators)."""
     wrk = shutil.which("wrk")
     if wrk is None:
         print("wrk not installed: `make bootstrap` (Debian package wrk)", file=sys.stderr)
         raise SystemExit(2)
-    print(f"\n2. clean app, closed loop of {connections}, GET /api/inventory/?page=1")
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(WRK_SCRIPT)
-    command = [
-        wrk,
-        *("-t1", f"-c{connections}", f"-d{seconds}s", "-s", script.name),
-        *("-H", f"Authorization: Bearer {token}"),
-        f"{base}/api/inventory/?page=1",
-    ]
-    print("  " + " ".join(command).replace(token, "<token>"), flush=True)
-    output = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60).stdout
-    os.unlink(script.name)
-    line = next(x for x in output.splitlines() if x.startswith("WRK "))
-    requests, p50, p95, _p99, duration_us = line.split()[1:]
-    wrk_rate = int(requests) / (int(duration_us) / 1e6)
-    lab_dir, _ = run_locust(
+    print(f"\n2. clean app, wrk and the lab together, each a closed loop of {connections}")
+    lab_dir, lab = start_locust(
         base,
         runs,
         "20260101-000000-arrival-3c3c",
@@ -190,14 +200,44 @@ def wrk_comparison(base: str, runs: Path, token: str, connections: int, seconds:
             "LAB_RATE": "100000",  # beyond reach: each user sends back to back, as wrk does
             "LAB_SPAWN_RATE": str(connections),
         },
-        seconds + 15,
+        2 * seconds + 30,  # the plan starts by half the run at the latest
     )
-    rows, length = scheduled_rows(lab_dir)
-    lab_p50 = quantile_ms(rows["response_time_us"], 0.5)
-    lab_p95 = quantile_ms(rows["response_time_us"], 0.95)
+    try:
+        t0 = wait_for_plan(lab_dir, seconds + 30)
+        time.sleep(max(0.0, t0 + 2 - time.time()))  # the lab's users are sending
+        with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+            script.write(WRK_SCRIPT)
+        command = [
+            wrk,
+            *("-t1", f"-c{connections}", f"-d{seconds}s", "-s", script.name),
+            *("-H", f"Authorization: Bearer {token}"),
+            f"{base}/api/inventory/?page=1",
+        ]
+        print("  " + " ".join(command).replace(token, "<token>"), flush=True)
+        started = time.time()
+        output = subprocess.run(command, capture_output=True, text=True, timeout=seconds + 60)
+        ended = time.time()
+        os.unlink(script.name)
+    finally:
+        lab.send_signal(signal.SIGTERM)  # stops like Ctrl-C: the record is flushed
+        lab.wait(timeout=120)
+    line = next(x for x in output.stdout.splitlines() if x.startswith("WRK "))
+    requests, p50, p95, _p99, duration_us = line.split()[1:]
+    wrk_rate = int(requests) / (int(duration_us) / 1e6)
+    rows, _length = scheduled_rows(lab_dir)
+    during = rows.filter(
+        pc.and_(
+            pc.greater_equal(rows["ts_start_us"], int(started * 1e6)),
+            pc.less(rows["ts_start_us"], int(ended * 1e6)),
+        )
+    )
+    lab_p50 = quantile_ms(during["response_time_us"], 0.5)
+    lab_p95 = quantile_ms(during["response_time_us"], 0.95)
     print(f"{'generator':<10} {'req/s':>7} {'p50 ms':>8} {'p95 ms':>8}")
     print(f"{'wrk':<10} {wrk_rate:>7.1f} {float(p50):>8.1f} {float(p95):>8.1f}")
-    print(f"{'lab':<10} {rows.num_rows / length:>7.1f} {lab_p50:>8.1f} {lab_p95:>8.1f}")
+    print(
+        f"{'lab':<10} {during.num_rows / (ended - started):>7.1f} {lab_p50:>8.1f} {lab_p95:>8.1f}"
+    )
     print(f"lab / wrk: p50 {lab_p50 / float(p50):.2f}x, p95 {lab_p95 / float(p95):.2f}x")
     print(f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
 

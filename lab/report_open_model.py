@@ -186,7 +186,7 @@ def markdown_lines(model: OpenModel) -> list[str]:
             f"{a.get('late_started')} started late, {a.get('not_started')} never started: "
             f"{float(a.get('late_ratio', 0)):.2%} late "
             f"(threshold {float(a.get('threshold', 0)):.0%})"
-            + (" **: too many, the run is untrustworthy**" if model.late else ""),
+            + ("; **too many: the run is untrustworthy**" if model.late else ""),
             "",
         ]
     if model.steps:
@@ -248,7 +248,8 @@ def markdown_lines(model: OpenModel) -> list[str]:
                 f"{model.sign_in_target_ms:.0f} ms (p95 of every sign-in at that concurrency "
                 "or less)."
                 if absorbed is not None
-                else f"Even single sign-ins exceeded {model.sign_in_target_ms:.0f} ms (p95)."
+                else f"Sign-ins exceeded {model.sign_in_target_ms:.0f} ms (p95) already at the "
+                f"lowest concurrency seen ({model.sign_ins[0].concurrent})."
             ),
             "",
         ]

@@ -10,7 +10,7 @@ the lab's config on free loopback ports, Locust as a local process on `GET /api/
 1. LAB_FAULTS=stall (1.5 s pause every --stall-every s, 20): profile `arrival` at RATE tasks/s
    twice, closed (LAB_MODEL=closed: --closed-users users, 4, each paced by Locust's
    constant_throughput, as a closed-loop generator does) and open (an arrival schedule served
-   by max(20, 4 x RATE) users). Printed: the closed run's measured p99 beside the open
+   by max(20, 2 x RATE) users, --open-users). Printed: the closed run's measured p99 beside the open
    run's measured and corrected p99, over the scheduled part of each run (after the
    sign-in); then both again on the clean app (1b).
 2. A clean app: wrk (closed loop, C connections) and, at the same time, the lab in the same
@@ -133,7 +133,13 @@ def late_ratio(run_dir: Path) -> str:
 
 
 def model_runs(
-    base: str, runs: Path, rate: float, seconds: int, tag: str, closed_users: int
+    base: str,
+    runs: Path,
+    rate: float,
+    seconds: int,
+    tag: str,
+    closed_users: int,
+    open_users: int = 0,
 ) -> list[str]:
     """Closed (paced users) then open (a schedule) at `rate`: table rows to print."""
     common = {"LAB_RATE": f"{rate:g}", "LAB_SPAWN_RATE": "20"}
@@ -144,7 +150,7 @@ def model_runs(
         {**common, "LAB_MODEL": "closed", "LAB_USERS": str(closed_users)},
         seconds,
     )
-    users = max(20, int(4 * rate))
+    users = open_users or max(20, int(2 * rate))
     opened, _ = run_locust(
         base,
         runs,
@@ -177,7 +183,9 @@ def stall_comparison(args: argparse.Namespace, base: str, runs: Path) -> None:
     print(
         f"\n1. LAB_FAULTS=stall ({STALL_S} s every {args.stall_every:g} s), {args.rate:g} tasks/s"
     )
-    lines = model_runs(base, runs, args.rate, args.seconds, "5a1", args.closed_users)
+    lines = model_runs(
+        base, runs, args.rate, args.seconds, "5a1", args.closed_users, args.open_users
+    )
     print(HEADER, *lines, sep="\n")
 
 
@@ -250,6 +258,10 @@ def main() -> int:
     parser.add_argument("--wrk-seconds", type=int, default=30)
     parser.add_argument("--closed-users", type=int, default=4, help="users of the closed run")
     parser.add_argument("--stall-every", type=float, default=20.0, help="LAB_STALL_EVERY_S")
+    parser.add_argument(
+        "--open-users", type=int, default=0, help="pool of the open run (0: max(20, 2 x rate))"
+    )
+    parser.add_argument("--skip-control", action="store_true", help="no clean-app runs (1b)")
     parser.add_argument("--skip-stall", action="store_true")
     parser.add_argument("--skip-wrk", action="store_true")
     args = parser.parse_args()
@@ -296,9 +308,11 @@ def main() -> int:
         server = start_gunicorn(port)
         try:
             base = f"http://127.0.0.1:{port}"
-            if not args.skip_stall:
+            if not args.skip_stall and not args.skip_control:
                 print(f"\n1b. the same without the stall (control), {args.rate:g} tasks/s")
-                lines = model_runs(base, runs, args.rate, args.seconds, "c1e", args.closed_users)
+                lines = model_runs(
+                    base, runs, args.rate, args.seconds, "c1e", args.closed_users, args.open_users
+                )
                 print(HEADER, *lines, sep="\n")
             wrk_comparison(
                 base, runs, obtain_token(base, email), args.wrk_connections, args.wrk_seconds

@@ -175,7 +175,9 @@ def test_stall_is_in_corrected_latency_and_late_arrivals_flag_the_run(live_apps,
         if phase < STALL_S and start_us < window_end_us - 30_000:
             checked += 1
             assert total_us >= window_end_us - planned_us - 5_000, (planned_us, total_us)
-    assert checked >= 5
+    # 2 users are caught at each pause's start (the rest of its arrivals start after it):
+    # ~2 per pause, and the ~12 s of arrivals span at least two pauses.
+    assert checked >= 2
     p99_ms = pc.quantile(pa.array(corrected), q=0.99)[0].as_py() / 1000
     assert p99_ms >= 1000, p99_ms
     model = build(run.run_dir).open_model

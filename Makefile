@@ -15,6 +15,8 @@ DURATION ?=
 WORKERS ?= 2
 SCENARIO ?=
 BROWSERS ?=
+RATE ?=
+MODEL ?=
 RUN ?=
 A ?=
 B ?=
@@ -89,7 +91,8 @@ _lab_run_flags = --$(RUN_MODE) \
   $(call _lab_knob,DURATION,--duration) $(if $(SCENARIO),--scenario $(SCENARIO)) \
   $(if $(BROWSERS),--browsers $(BROWSERS)) \
   $(if $(filter compose,$(RUN_MODE)),--workers $(WORKERS)) $(call _lab_knob,SCALE,--scale) \
-  $(if $(TARGET),--target $(TARGET)) $(LAB_RUN_ARGS)
+  $(if $(TARGET),--target $(TARGET)) $(call _lab_knob,RATE,--rate) \
+  $(call _lab_knob,MODEL,--model) $(LAB_RUN_ARGS)
 
 # The .venv the lab's commands run in (no native test services: that is `make bootstrap`).
 .PHONY: venv
@@ -109,8 +112,12 @@ load: ## Expected load, steady plateau (USERS, SPAWN_RATE, DURATION, WORKERS, SC
 	@$(MAKE) --no-print-directory run PROFILE=load
 
 .PHONY: stress
-stress: ## Step the users up to find the breaking point
+stress: ## Step the users up to find the breaking point (RATE=40: open model, steps of arrivals/s)
 	@$(MAKE) --no-print-directory run PROFILE=stress
+
+.PHONY: arrival
+arrival: ## Open model: RATE tasks/s served by a pool of USERS (MODEL=closed: paced users, to compare)
+	@$(MAKE) --no-print-directory run PROFILE=arrival
 
 .PHONY: spike
 spike: ## A sudden burst of users, then back down
@@ -166,6 +173,10 @@ runs: venv ## List runs: profile, duration, requests, p95, verdict
 .PHONY: soak-proof
 soak-proof: bootstrap ## Proof of the soak verdict: 10-minute soaks at 20 users, with and without LAB_FAULTS=leak (~14 min)
 	LAB_SOAK_PROOF=1 $(VENV_PY) -m tests.harness -- $(VENV)/bin/pytest tests/lab/test_soak_runs.py -s -q -p no:cacheprovider
+
+.PHONY: stall-proof
+stall-proof: bootstrap ## Open vs closed model on LAB_FAULTS=stall at a matched rate; lab vs wrk p50/p95 (~5 min; BENCH_ARGS='--rate 20')
+	$(VENV_PY) -m tests.harness -- $(VENV_PY) bench/stall_proof.py $(BENCH_ARGS)
 
 .PHONY: soak-verdict
 soak-verdict: venv ## Memory slopes, latency/error/PgBouncer drift of RUN=<id> (PROMETHEUS=url)
@@ -229,6 +240,10 @@ bench-seed: bootstrap ## Seed `large` into a throw-away PostgreSQL: wall time, r
 .PHONY: bench-tracing
 bench-tracing: ## Locust req/s per core, tracing on vs off, HttpUser and FastHttpUser (BENCH_ARGS='--seconds 15')
 	$(VENV_PY) bench/bench_tracing_overhead.py $(BENCH_ARGS)
+
+.PHONY: bench-arrival
+bench-arrival: bootstrap ## Open-model generator: highest arrival rate sustained (schedule lag p99 < 100 ms) and per core, tracing off and 0.1 (BENCH_ARGS='--rates 250,500,1000')
+	$(VENV_PY) bench/bench_arrival.py $(BENCH_ARGS)
 
 .PHONY: images-offline
 images-offline: ## Build every lab image from Debian packages (no registry; reuses existing images and layers)

@@ -74,8 +74,19 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
 
     run = sub.add_parser("run", help="start a load profile, then report on it")
-    run.add_argument("--profile", required=True, help="smoke, load, stress, spike or soak")
-    run.add_argument("--users", type=int)
+    run.add_argument("--profile", required=True, help="smoke, load, stress, spike, soak or arrival")
+    run.add_argument("--users", type=int, help="peak users (arrival: the pool serving arrivals)")
+    run.add_argument(
+        "--rate",
+        type=float,
+        help="open model: tasks/s, all workers (arrival: constant; stress: 10 steps up to it)",
+    )
+    run.add_argument(
+        "--model",
+        choices=("open", "closed"),
+        default="open",
+        help="arrival: open (schedule) or closed (users paced at rate/users, for comparison)",
+    )
     run.add_argument("--spawn-rate", type=float)
     run.add_argument(
         "--duration", help="as Locust's --run-time: 90, 30s, 5m, 2h, 1h30m (default: the profile's)"

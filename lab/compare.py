@@ -9,7 +9,7 @@ without a floor shows ratios only: nothing can tell a change from noise then.
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,9 @@ class RunSample:
     duration_s: float
     values: dict[tuple[str, str], list[int]]  # (method, name) -> sorted response times (us)
     failures: dict[tuple[str, str], int]
+    # Open model: sorted corrected latencies (response time + schedule lag, us) of the
+    # requests that had an intended start; empty for a closed-model run.
+    corrected: dict[tuple[str, str], list[int]] = field(default_factory=dict)
 
     def rps(self, key: tuple[str, str]) -> float:
         return len(self.values.get(key, [])) / self.duration_s if self.duration_s > 0 else 0.0
@@ -81,6 +84,11 @@ def load_sample(run_dir: Path) -> RunSample:
         (WORKFLOW_METHOD, name, values, failed)
         for name, values, failed in durations_by_workflow(data.con)
     ]
+    corrected = data.con.execute(
+        "SELECT coalesce(method, ''), name, list(response_time_us + schedule_lag_us "
+        "ORDER BY response_time_us + schedule_lag_us) FROM requests "
+        "WHERE schedule_lag_us IS NOT NULL GROUP BY ALL"
+    ).fetchall()
     data.con.close()
     return RunSample(
         run_id=run_dir.name,
@@ -88,6 +96,7 @@ def load_sample(run_dir: Path) -> RunSample:
         duration_s=end - start,
         values={(m, n): v for m, n, v, _ in rows},
         failures={(m, n): int(f) for m, n, _, f in rows},
+        corrected={(m, n): v for m, n, v in corrected},
     )
 
 
@@ -339,6 +348,58 @@ def render(base: Side, cand: Side, rows: list[Row], markdown: bool) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _side_quantile(side: Side, key: tuple[str, str], q: float) -> tuple[float, str] | None:
+    """Median over the side's runs of a quantile: corrected where the run had an intended
+    start (open model), else measured (a closed loop has nothing to correct from)."""
+    values, kinds = [], set()
+    for run in side.runs:
+        if run.corrected.get(key):
+            values.append(quantile_linear(run.corrected[key], q))
+            kinds.add("corrected")
+        elif run.values.get(key):
+            values.append(quantile_linear(run.values[key], q))
+            kinds.add("measured")
+    if not values:
+        return None
+    values.sort()
+    middle = len(values) // 2
+    median = values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+    return median, "+".join(sorted(kinds))
+
+
+def render_corrected(base: Side, cand: Side, markdown: bool) -> str:
+    """Corrected p95/p99 beside the measured table, when a side ran the open model.
+
+    Shown, not judged: a closed-loop side's figures are measured only, and its omission
+    (fewer requests while the app stalled) is what this table makes visible.
+    """
+    if not any(run.corrected for run in [*base.runs, *cand.runs]):
+        return ""
+    header = ["request", "p95 A ms", "p95 B ms", "p99 A ms", "p99 B ms", "p99 B/A"]
+    table = []
+    for key in sorted(base.keys() | cand.keys()):
+        cells = [label(key)]
+        p99 = []
+        for q in (0.95, 0.99):
+            for side in (base, cand):
+                found = _side_quantile(side, key, q)
+                cells.append("-" if found is None else f"{found[0] / 1000:.1f} ({found[1]})")
+                if q == 0.99:
+                    p99.append(None if found is None else found[0])
+        a, b = p99
+        cells.append(f"{b / a:.2f}x" if a and b else "-")
+        table.append(cells)
+    title = "Corrected latency (from the intended start; measured for a closed-model run)"
+    if markdown:
+        lines = [f"### {title}", "", "| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+        lines += ["| " + " | ".join(r) + " |" for r in table]
+    else:
+        widths = [max(len(str(x)) for x in col) for col in zip(header, *table, strict=False)]
+        lines = [title, "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True))]
+        lines += ["  ".join(c.ljust(w) for c, w in zip(r, widths, strict=True)) for r in table]
+    return "\n".join(lines) + "\n"
+
+
 def explain(rows: list[Row]) -> list[str]:
     """How the verdicts above were reached, or why there are none."""
     estimates = [est for row in rows for _, est in row.estimates()]
@@ -423,6 +484,9 @@ def run_compare(
     for cand, cand_dirs in zip(sides[1:], groups[1:], strict=True):
         rows = compare_sides(sides[0], cand, floor)
         print(render(sides[0], cand, rows, markdown))
+        corrected_table = render_corrected(sides[0], cand, markdown)
+        if corrected_table:
+            print(corrected_table)
         if threshold is not None:
             found += [f"{cand.name}: {r}" for r in regressions(rows, threshold)]
             if not judged_any(rows):

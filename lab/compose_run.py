@@ -31,6 +31,8 @@ RUN_KNOBS = (
     "LAB_BROWSERS",
     "LAB_LOCUST_WORKER_MEM",
     "LAB_WORKERS",
+    "LAB_RATE",
+    "LAB_MODEL",
 )
 
 

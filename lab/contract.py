@@ -30,7 +30,9 @@ from typing import Any, NamedTuple
 
 __all__ = [
     "ABORT_REASON_BREACH",
+    "ARRIVAL_SIGN_IN_ALLOWANCE_S",
     "CREDENTIALS_FILE_NAME",
+    "DEFAULT_ARRIVAL_RATE",
     "DEFAULT_PROFILE",
     "DEFAULT_RUNS_DIR",
     "DURATION_TOLERANCE_MIN_S",
@@ -41,6 +43,8 @@ __all__ = [
     "EXIT_INTERRUPTED",
     "EXIT_OK",
     "EXIT_UNTRUSTWORTHY",
+    "LATE_ARRIVAL_MAX_RATIO",
+    "LATE_ARRIVAL_S",
     "PROFILES",
     "PROFILE_NAMES",
     "RUN_ID_PATTERN",
@@ -86,6 +90,8 @@ PROFILES: dict[str, ProfileDefaults] = {
     "stress": ProfileDefaults(users=500, duration_s=600),
     "spike": ProfileDefaults(users=200, duration_s=300),
     "soak": ProfileDefaults(users=50, duration_s=3600),
+    # Open model: `users` is the pool that serves the arrival schedule (locustfiles/_arrivals.py).
+    "arrival": ProfileDefaults(users=50, duration_s=300),
 }
 PROFILE_NAMES: tuple[str, ...] = tuple(PROFILES)
 DEFAULT_PROFILE = "smoke"
@@ -184,6 +190,13 @@ class RunFolder:
 
     def worker_requests(self, worker_id: str) -> Path:
         return self.requests / worker_id
+
+    def worker_arrivals(self, worker_id: str) -> Path:
+        """A worker's arrival counts (open model), beside its record parts."""
+        return self.worker_requests(worker_id) / "arrivals.json"
+
+    def arrival_counts(self) -> list[Path]:
+        return sorted(self.requests.glob("*/arrivals.json"))
 
     def request_parts(self) -> list[Path]:
         return sorted(self.requests.glob(f"*/{PART_GLOB}"))
@@ -313,7 +326,7 @@ ABORT_REASON_BREACH = "breach"  # --abort-on-breach: a target breached window af
 # the load generator rather than the app: a lost worker, a saturated CPU (Locust's one-reading
 # 90 % warning, or the lab's 80 % for `generator_cpu_sustained_s`), requests missing from the
 # record (`record_part_lost`: a remote worker's part never arrived whole), users that were
-# not the planned ones.
+# not the planned ones, open-model arrivals that started late (`arrivals_late`).
 UNTRUSTWORTHY_EVENTS = frozenset(
     {
         "cpu_warning",
@@ -322,6 +335,7 @@ UNTRUSTWORTHY_EVENTS = frozenset(
         "record_incomplete",
         "record_part_lost",
         "load_off_plan",
+        "arrivals_late",
     }
 )
 
@@ -365,6 +379,21 @@ def read_events(path: Path) -> EventsRead:
             events.append(event)
     return EventsRead(events, unreadable)
 
+
+# --- open model (arrival schedules) ----------------------------------------------------------
+
+# Tasks/s of the `arrival` profile when no rate is given (`--rate`, LAB_RATE).
+DEFAULT_ARRIVAL_RATE = 10.0
+# An arrival is late when its task starts more than this after its intended start (no free
+# user, or a generator too busy to wake on time). 100 ms is well above gevent's wake-up jitter
+# on a loaded 2-core machine (a few ms, bench-arrival) and well below the targets it protects.
+LATE_ARRIVAL_S = 0.1
+# More late arrivals than this share of the planned ones (late starts plus arrivals that never
+# started) and the run did not apply the load it claims: `arrivals_late`, untrustworthy. In
+# `stress`, counted up to the first step that broke a target (past it, lateness is the app's).
+LATE_ARRIVAL_MAX_RATIO = 0.01
+# The pool signs in before the first arrival: ramp time (users / spawn rate) plus this.
+ARRIVAL_SIGN_IN_ALLOWANCE_S = 10.0
 
 # --- the seed's credentials record -----------------------------------------------------------
 

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from html import escape
 from typing import TYPE_CHECKING
 
+from lab.report_open_model import html_section
 from lab.svg import line_chart, stacked_bar
 from lab.waterfall_html import WATERFALL_CSS, anchor
 from lab.waterfall_html import section as waterfall_section
@@ -255,6 +256,9 @@ def render_html(r: Report) -> str:
             )
         )
 
+    if not r.open_model.empty:
+        out.append("<h2>Open model, rate steps and sign-ins</h2>")
+        out += html_section(r.open_model)
     out += _n_plus_one_section(r)
     out += _statement_budget_section(r)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from lab.report_open_model import markdown_lines
+
 if TYPE_CHECKING:
     from lab.report import Report
 
@@ -60,6 +62,8 @@ def render_markdown(r: Report) -> str:
         )
     lines += _workflow_lines(r)
     lines += _browser_lines(r)
+    if not r.open_model.empty:
+        lines += ["", *markdown_lines(r.open_model)]
     if r.failure_reasons:
         lines += ["", "## Failures by reason", "", "| reason | count | first s | last s |"]
         lines.append("|---|---:|---:|---:|")

@@ -11,6 +11,7 @@ from typing import Any
 from lab import (
     page_loads,
     query_budget,
+    report_open_model,
     report_waterfalls,
     request_stats,
     span_stats,
@@ -71,6 +72,8 @@ class Report:
     first_request_s: float = 0.0  # unix seconds of the first request: x = 0 of the charts
     workflows: list[workflow_stats.WorkflowStats] = field(default_factory=list)
     browser: page_loads.BrowserPageLoads | None = None  # runs with browser users (issue 16)
+    # Corrected latency, late arrivals, rate steps, sign-in storm (lab/report_open_model.py).
+    open_model: report_open_model.OpenModel = field(default_factory=report_open_model.OpenModel)
 
     @property
     def fault_bands(self) -> list[tuple[float, float, str]]:
@@ -193,6 +196,7 @@ def build(
     )
     report.slowest_traced = trace_coverage.coverage(con)
     report.browser = page_loads.collect(run_dir, con, targets.page_p95_ms)
+    report.open_model = report_open_model.collect(con, run_dir, targets)
     con.close()
     if prometheus_url:
         prom = Prometheus(prometheus_url)
@@ -264,6 +268,7 @@ def summary_json(report: Report) -> dict[str, Any]:
             {**asdict(w), "success_ratio": round(w.success_ratio, 4)} for w in report.workflows
         ],
         "browser": _browser_json(report.browser),
+        "open_model": report.open_model.to_json(),
     }
 
 

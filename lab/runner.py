@@ -77,6 +77,8 @@ class RunOptions:
     targets_file: Path | None = None
     target_overrides: tuple[str, ...] = ()
     abort_on_breach: bool = False  # stop early once a target is breached ([abort] of targets)
+    rate: float | None = None  # open model: tasks/s (profile arrival; stress steps up to it)
+    model: str = "open"
 
     @classmethod
     def from_args(cls, args: argparse.Namespace, root: Path) -> RunOptions:
@@ -99,6 +101,8 @@ class RunOptions:
             targets_file=args.targets,
             target_overrides=tuple(args.set),
             abort_on_breach=bool(getattr(args, "abort_on_breach", False)),
+            rate=getattr(args, "rate", None),
+            model=getattr(args, "model", None) or "open",
         )
 
     @property
@@ -124,6 +128,10 @@ def validate(opts: RunOptions) -> Targets:
     _ = opts.duration_s
     if opts.users is not None and opts.users <= 0:
         raise LabError("--users must be positive")
+    if opts.rate is not None and opts.rate <= 0:
+        raise LabError("--rate must be positive (tasks per second)")
+    if opts.rate is not None and opts.profile not in ("arrival", "stress"):
+        raise LabError("--rate needs --profile arrival or stress (the others are closed loops)")
     if opts.workers < 0:
         raise LabError("--workers must not be negative")
     if opts.browsers < 0:
@@ -195,6 +203,8 @@ def lab_env(opts: RunOptions, run_id: str, runs_dir: str) -> dict[str, str]:
         "LAB_SCENARIO": opts.scenario or "",
         "LAB_BROWSERS": str(opts.browsers or ""),
         "LAB_WORKERS": str(opts.workers or 1),
+        "LAB_RATE": "" if opts.rate is None else f"{opts.rate:g}",
+        "LAB_MODEL": opts.model,
     }
     if opts.trace_sample_ratio is not None:
         env["LAB_TRACE_SAMPLE_RATIO"] = f"{opts.trace_sample_ratio:g}"

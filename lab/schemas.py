@@ -22,6 +22,11 @@ REQUEST_SCHEMA = pa.schema(
         ("tenant_id", pa.int64()),
         ("trace_id", pa.string()),
         ("run_id", pa.string()),
+        # Open model only (null in a closed-model run): when the schedule meant the request to
+        # start, and how late its task started (ts_start_us - intended_start_us). Corrected
+        # latency = response_time_us + schedule_lag_us (from the intended start).
+        ("intended_start_us", pa.int64()),
+        ("schedule_lag_us", pa.int64()),
     ]
 )
 

@@ -11,6 +11,7 @@ Imported (once, as `locustfiles._plugin`) by every locustfile. What runs where:
 
 from __future__ import annotations
 
+import json
 import logging
 import signal
 import sys
@@ -33,7 +34,8 @@ from locust.runners import (
     WorkerRunner,
 )
 
-from lab import trace_sampling
+from lab import arrival_steps, trace_sampling
+from lab.arrival_plan import ArrivalPlan, PlanError, build_plan, check_fits
 from lab.contract import (
     ABORT_REASON_BREACH,
     EXIT_BAD_INPUT,
@@ -44,7 +46,7 @@ from lab.contract import (
     RunFolder,
     new_run_id,
 )
-from locustfiles import _accounts, _delivery, _tracing, _transactions
+from locustfiles import _accounts, _arrivals, _delivery, _tracing, _transactions
 from locustfiles._breach_window import Abort, BreachWatch, breach_lines, snapshot
 from locustfiles._checks import check_record
 from locustfiles._events import EventLog
@@ -63,6 +65,11 @@ logger = logging.getLogger("locustfiles")
 _Writer = TypeVar("_Writer", bound=PartWriter)
 
 RECORD_WAIT_S = 10.0
+ARRIVAL_PLAN_MESSAGE = "lab_arrival_plan"
+ARRIVAL_START_MARGIN_S = 0.5  # the plan reaches every worker before its first arrival
+# The arrivals start when the pool has signed in, or at this share of the run at the latest
+# (a pool that cannot sign in is itself the answer: its late arrivals say so).
+ARRIVAL_POOL_WAIT_MAX = 0.5
 HEALTH_POLL_S = 1.0
 # A worker's own user count reaches the master with its stats, every WORKER_REPORT_INTERVAL
 # seconds: a report older than this is a worker that stopped talking.
@@ -101,11 +108,14 @@ class LabPlugin:
         self.workers_rows: dict[str, int] = {}
         self.workers_dropped: dict[str, int] = {}
         self.workers_requests: dict[str, int] = {}  # requests each worker reported to the master
+        self.workers_signed_in: dict[str, int] = {}  # users each worker has signed in
         self.workers_users: dict[str, tuple[float, int, int]] = {}  # (report time, users, gave up)
         self.lost_workers: set[str] = set()  # missing now
         self.ever_lost: set[str] = set()
         self.cpu_warned: set[str] = set()
         self.load_plan = LoadPlanMonitor()
+        self.arrival_plan: ArrivalPlan | None = None
+        self.arrival_pending: tuple[float, float, int] | None = None  # (start, planned s, users)
         self.users_gave_up = 0
         self.load_started_at: float | None = None  # time.monotonic() of test_start
         self.load_stopped_at: float | None = None
@@ -147,6 +157,18 @@ class LabPlugin:
             self._install_delivery()
         if not self.is_worker:  # the master dispatches; a worker keeps every class it may get
             self._choose_browser_users(settings)
+        if not self.is_worker and settings.arrival_mode is not None:
+            stage = resolve_stages(settings, CommonOptions.from_options(options))[-1]
+            try:  # refused now, not at test start: a plan the duration cannot hold
+                check_fits(
+                    duration_s=stage.end_s,
+                    users=stage.users,
+                    spawn_rate=stage.spawn_rate,
+                    rate=settings.arrival_rate,
+                )
+            except PlanError as exc:
+                sys.stderr.write(f"locustfiles: {exc}\n")
+                raise SystemExit(EXIT_BAD_INPUT) from exc
         LabShape.settings = settings
         LabShape.launch_options = CommonOptions.from_options(options)
         events_ = self.environment.events
@@ -157,6 +179,7 @@ class LabPlugin:
         if self.is_worker:
             self.settings = settings
             events_.report_to_master.add_listener(self.on_report_to_master)
+            self.runner.register_message(ARRIVAL_PLAN_MESSAGE, self.on_arrival_plan)
             return
         # Missing heartbeats for this many seconds make a worker "missing" (Locust's own 3 s
         # flags busy workers on a loaded 2-core machine). Read by Locust when workers connect.
@@ -222,6 +245,8 @@ class LabPlugin:
         self.environment.parsed_options.lab_folder_nonce = nonce
         LabShape.targets = load_run_targets(settings.run_dir)
         LabShape.on_breaking_point = self.on_breaking_point
+        LabShape.on_step = self.on_stress_step
+        LabShape.users_ready = self.users_ready
         stages = resolve_stages(settings, common or LabShape.launch_options)
         logger.info(
             "lab run %s: profile %s, peak %d users, %d s, results in %s",
@@ -289,6 +314,7 @@ class LabPlugin:
     # --- start of the load ------------------------------------------------------------------
     def on_test_start(self, environment: Environment, **_kwargs: Any) -> None:
         LabUser.gave_up = 0
+        LabUser.signed_in = 0
         if not self.is_worker:
             self._start_load(environment)
         if self.is_master:
@@ -307,6 +333,8 @@ class LabPlugin:
             self.transactions = self.new_part_writer(_transactions.TransactionRecorder, settings)
             _transactions.activate(self.transactions)
         self.transactions.start_timer()
+        # Open model: signed-in users wait for the master's plan (on_arrival_plan).
+        _arrivals.prepare(environment.user_classes, settings.arrival_mode)
         if _tracing.tracing_disabled_by_environ():
             return
         if self.tracing is not None and self.tracing.run_id != settings.run_id:
@@ -377,6 +405,11 @@ class LabPlugin:
         else:  # Locust's own shape-less run: its run time, if any, is the plan
             run_time = getattr(options, "run_time", None)
             self.planned_s = float(run_time) if run_time else None
+        self.arrival_plan = None
+        self.arrival_pending = None
+        if self.settings.arrival_mode is not None and stages:
+            # The plan waits for the pool to sign in (_start_arrivals_when_ready).
+            self.arrival_pending = (time.time(), stages[-1].end_s, stages[-1].users)
         self.load_started_at = time.monotonic()
         self.events_log.write(
             "load_started",
@@ -416,6 +449,47 @@ class LabPlugin:
         logger.info("abort on breach armed: %s", detail)
         self.events_log.write("abort_armed", **detail)
 
+    def _start_arrivals_when_ready(self) -> None:
+        """Open model: once the pool has signed in (or half the run has gone), fix the plan
+        from now to the end and send it to every worker (a local run starts it here)."""
+        if self.arrival_pending is None or self.settings is None or self.events_log is None:
+            return
+        started, planned_s, users = self.arrival_pending
+        ready = self.users_ready()
+        now = time.time()
+        if ready < users and now < started + ARRIVAL_POOL_WAIT_MAX * planned_s:
+            return
+        self.arrival_pending = None
+        settings = self.settings
+        if self.is_master:
+            workers = tuple(sorted(node.id for node in self.runner.clients.values()))
+        else:
+            workers = (self.worker_id,)
+        plan = build_plan(
+            t0=now + ARRIVAL_START_MARGIN_S,
+            end=started + planned_s,
+            users=users,
+            rate=settings.arrival_rate,
+            steps=10 if settings.profile == "stress" else 1,
+            workers=workers or ("local",),
+            mode="open" if settings.arrival_mode == "open" else "paced",
+        )
+        self.arrival_plan = plan
+        if ready < users:
+            logger.warning("arrivals start with %d of %d users signed in", ready, users)
+        self.events_log.write(
+            "arrival_plan", pool_signed_in=ready, sign_in_s=round(now - started, 1),
+            **json.loads(plan.to_json()),
+        )  # fmt: skip
+        if self.is_master:
+            self.runner.send_message(ARRIVAL_PLAN_MESSAGE, plan.to_json())
+        else:
+            _arrivals.start(self.environment.user_classes, plan, self.worker_id)
+
+    def on_arrival_plan(self, environment: Environment, msg: Any, **_kwargs: Any) -> None:
+        """Worker: the master's plan; this worker's share of the arrivals starts."""
+        _arrivals.start(environment.user_classes, ArrivalPlan.from_json(msg.data), self.worker_id)
+
     def _write_ui_meta(self, settings: LabSettings, options: Any) -> None:
         from lab.meta import initial_meta, write_meta  # only the UI master writes meta.json
 
@@ -451,6 +525,10 @@ class LabPlugin:
             self.transactions.flush()
 
     def on_test_stop(self, environment: Environment, **_kwargs: Any) -> None:
+        if self.settings is not None and not self.is_master:
+            _arrivals.write_counts(
+                self.settings.folder.worker_arrivals(self.worker_id), self.worker_id
+            )
         if self.recorder is not None:
             self.recorder.stop_timer()
             self.recorder.flush()
@@ -463,6 +541,11 @@ class LabPlugin:
             # last reports and record parts are in.
             gevent.spawn_later(WORKER_REPORT_INTERVAL + 1.0, self._finish_run, environment)
 
+    def _write_arrival_counts(self) -> None:
+        assert self.settings is not None
+        path = self.settings.folder.worker_arrivals(self.worker_id)
+        _arrivals.write_counts(path, self.worker_id)
+
     def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
         if self.recorder is not None:
             data["lab_record_rows"] = self.recorder.rows_written
@@ -470,6 +553,7 @@ class LabPlugin:
         if self.tracing is not None:
             data["lab_spans_dropped"] = self.tracing.dropped_spans
         data["lab_users_gave_up"] = LabUser.gave_up
+        data["lab_users_signed_in"] = LabUser.signed_in
 
     # --- master bookkeeping -----------------------------------------------------------------
     def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
@@ -477,6 +561,7 @@ class LabPlugin:
         if "user_count" in data:
             gave_up = int(data.get("lab_users_gave_up", 0))
             self.workers_users[client_id] = (now, int(data["user_count"]), gave_up)
+            self.workers_signed_in[client_id] = int(data.get("lab_users_signed_in", 0))
         total = data.get("stats_total") or {}
         self.workers_requests[client_id] = self.workers_requests.get(client_id, 0) + int(
             total.get("num_requests", 0)
@@ -490,6 +575,18 @@ class LabPlugin:
         if self.is_master:
             return dict(self.workers_dropped)
         return {"local": self.tracing.dropped_spans if self.tracing is not None else 0}
+
+    def users_ready(self) -> int:
+        """Users signed in or given up, all workers (the master: from their last reports)."""
+        if not self.is_master:
+            return LabUser.signed_in + LabUser.gave_up
+        return sum(self.workers_signed_in.values()) + sum(
+            gave_up for _at, _users, gave_up in self.workers_users.values()
+        )
+
+    def on_stress_step(self, index: int, verdict: StepVerdict) -> None:
+        if self.events_log is not None:
+            self.events_log.write("stress_step", step=index + 1, **verdict.__dict__)
 
     def on_breaking_point(self, held: StepVerdict | None, broke: StepVerdict) -> None:
         if self.events_log is None:
@@ -524,6 +621,7 @@ class LabPlugin:
         self._check_load_plan()
         self._check_generator_cpu()
         self._check_breach()
+        self._start_arrivals_when_ready()
 
     def _load_running(self) -> bool:
         return self.load_started_at is not None and self.load_stopped_at is None
@@ -672,6 +770,10 @@ class LabPlugin:
             # SIGTERM or Ctrl-C: Locust fires `quitting` before it stops the users, so stop
             # them first; else requests would go on after the record's last flush.
             self.runner.stop()
+        if self.settings is not None and not self.is_master:
+            _arrivals.write_counts(
+                self.settings.folder.worker_arrivals(self.worker_id), self.worker_id
+            )
         if self.recorder is not None:
             self.recorder.stop_timer()
             self.recorder.flush()
@@ -745,6 +847,8 @@ class LabPlugin:
         dropped = sum(self.dropped_spans_by_worker().values())
         if dropped:
             self.events_log.write("spans_dropped", count=dropped)
+        if self.arrival_plan is not None:
+            self._judge_arrivals(self.arrival_plan)
         targets = load_run_targets(self.settings.run_dir)
         result = check_record(self.settings.run_dir, targets)
         messages = [failure.message() for failure in result.failures]
@@ -800,6 +904,65 @@ class LabPlugin:
         )
         if self.web_ui:
             self._finish_ui_meta()
+
+    def _judge_arrivals(self, plan: ArrivalPlan) -> None:
+        """Late arrivals (untrustworthy past the threshold) and, in stress, each rate step."""
+        assert self.settings is not None
+        assert self.events_log is not None
+        counts = self._wait_for_arrival_counts(plan)
+        judged_steps = None
+        if self.settings.profile == "stress" and plan.mode == "open":
+            targets = load_run_targets(self.settings.run_dir)
+            steps = arrival_steps.judge_steps(self.settings.run_dir, plan, targets)
+            for step in steps:
+                self.events_log.write("arrival_step", **step.detail())
+            held, broke = arrival_steps.breaking_point(steps)
+            if broke is not None:
+                judged_steps = broke.index + 1  # past the break, lateness is the app's doing
+                self.on_breaking_point_rate(held, broke)
+            elif held is not None:
+                logger.info("no breaking point: every step held, up to %.1f tasks/s", held.rate)
+        if plan.mode != "open":
+            return
+        late = arrival_steps.late_arrivals(counts, judged_steps)
+        self.events_log.write("arrivals", **late.detail())
+        logger.info(
+            "arrivals: %d planned, %d started, %d late (%.2f%%)",
+            late.planned, late.started, late.late, late.ratio * 100,
+        )  # fmt: skip
+        if late.too_many:
+            logger.warning(
+                "%d of %d arrivals late (> %.0f%%): not enough users or a saturated generator",
+                late.late, late.planned, arrival_steps.LATE_ARRIVAL_MAX_RATIO * 100,
+            )  # fmt: skip
+            self.events_log.write("arrivals_late", **late.detail())
+
+    def _wait_for_arrival_counts(self, plan: ArrivalPlan) -> list[dict[str, Any]]:
+        assert self.settings is not None
+        deadline = time.monotonic() + (2.0 if self.lost_workers else RECORD_WAIT_S)
+        counts = arrival_steps.read_counts(self.settings.run_dir)
+        while len(counts) < len(plan.workers) and time.monotonic() < deadline:
+            gevent.sleep(0.2)
+            counts = arrival_steps.read_counts(self.settings.run_dir)
+        return counts
+
+    def on_breaking_point_rate(
+        self, held: arrival_steps.StepResult | None, broke: arrival_steps.StepResult
+    ) -> None:
+        assert self.events_log is not None
+        logger.warning(
+            "breaking point: %s at %.1f tasks/s; last step that held: %s",
+            broke.broken_by,
+            broke.rate,
+            f"{held.rate:.1f} tasks/s ({held.requests_per_s:.1f} req/s)" if held else "none",
+        )
+        self.events_log.write(
+            "breaking_point",
+            reason=broke.broken_by,
+            broke_at_rate=round(broke.rate, 2),
+            held_rate=round(held.rate, 2) if held else None,
+            held_rps=round(held.requests_per_s, 2) if held else None,
+        )
 
     def _check_workers_if_master(self) -> None:
         if self.is_master and self.events_log is not None:

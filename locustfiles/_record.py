@@ -172,7 +172,8 @@ class RequestRecorder(PartWriter):
         started = (
             start_time if start_time is not None else time.time() - (response_time or 0) / 1000
         )
-        columns["ts_start_us"].append(int(started * 1_000_000))
+        ts_start_us = int(started * 1_000_000)
+        columns["ts_start_us"].append(ts_start_us)
         columns["scenario"].append(context.get("scenario"))
         columns["name"].append(name)
         columns["method"].append(request_type)
@@ -184,6 +185,10 @@ class RequestRecorder(PartWriter):
         columns["tenant_id"].append(context.get("tenant_id"))
         columns["trace_id"].append(current_trace_id())
         columns["run_id"].append(self.run_id)
+        lag_s = context.get("schedule_lag_s")  # open model only: the task's lag (_arrivals)
+        lag_us = None if lag_s is None else round(lag_s * 1_000_000)
+        columns["schedule_lag_us"].append(lag_us)
+        columns["intended_start_us"].append(None if lag_us is None else ts_start_us - lag_us)
         self.rows_seen += 1
         if len(columns["name"]) >= self.flush_rows:
             self.flush()

@@ -15,6 +15,7 @@ from typing import Any
 from locust import events
 
 from lab.contract import (
+    DEFAULT_ARRIVAL_RATE,
     DEFAULT_PROFILE,
     DEFAULT_RUNS_DIR,
     PROFILE_NAMES,
@@ -119,6 +120,22 @@ def _register_flags(parser: Any, **_kwargs: Any) -> None:
         help="seconds without a worker's heartbeat before the master calls it missing",
     )
     group.add_argument(
+        "--lab-rate",
+        env_var="LAB_RATE",
+        type=_number(float, 0.0),
+        default=0.0,
+        help="open model: peak task arrivals per second, all workers together "
+        "(profile arrival; stress steps up to it; 0 = arrival's default, stress closed)",
+    )
+    group.add_argument(
+        "--lab-model",
+        env_var="LAB_MODEL",
+        default="open",
+        choices=("open", "closed"),
+        help="profile arrival: open (a schedule of arrivals) or closed (each user paced at "
+        "rate/users by Locust's constant_throughput, as a closed-loop generator does)",
+    )
+    group.add_argument(
         "--lab-record-flush-seconds",
         env_var="LAB_RECORD_FLUSH_SECONDS",
         type=_number(float, 2.0),
@@ -142,6 +159,21 @@ class LabSettings:
     record_flush_seconds: float
     heartbeat_liveness: int = DEFAULT_HEARTBEAT_LIVENESS
     browsers: int = 0
+    rate: float = 0.0  # tasks/s, all workers; 0 = closed model (or arrival's default)
+    model: str = "open"
+
+    @property
+    def arrival_mode(self) -> str | None:
+        """ "open" (arrival schedule), "paced" (closed loop at the rate), or None (users)."""
+        if self.profile == "arrival":
+            return "open" if self.model == "open" else "paced"
+        if self.profile == "stress" and self.rate > 0:
+            return "open"
+        return None
+
+    @property
+    def arrival_rate(self) -> float:
+        return self.rate or DEFAULT_ARRIVAL_RATE
 
     @property
     def folder(self) -> RunFolder:
@@ -189,6 +221,10 @@ def settings_from_options(options: Any) -> LabSettings:
             f"LAB_RUN_ID={run_id!r} is not a run id (YYYYmmdd-HHMMSS-<profile>-<4 hex>)"
         )
     flush = float(getattr(options, "lab_record_flush_seconds", 2.0) or 2.0)
+    rate = float(getattr(options, "lab_rate", 0.0) or 0.0)
+    model = str(getattr(options, "lab_model", "open") or "open")
+    if rate < 0 or model not in ("open", "closed"):
+        raise SettingsError("LAB_RATE must not be negative; LAB_MODEL is open or closed")
     return LabSettings(
         profile=str(getattr(options, "lab_profile", DEFAULT_PROFILE) or DEFAULT_PROFILE),
         users=users,
@@ -202,6 +238,8 @@ def settings_from_options(options: Any) -> LabSettings:
         metrics_host=str(getattr(options, "lab_locust_metrics_host", "127.0.0.1")),
         record_flush_seconds=max(0.1, flush),
         browsers=browsers,
+        rate=rate,
+        model=model,
         heartbeat_liveness=max(
             1,
             int(
@@ -245,6 +283,8 @@ def settings_from_environ() -> LabSettings:
         "lab_locust_metrics_host": ("LAB_LOCUST_METRICS_HOST", "127.0.0.1"),
         "lab_record_flush_seconds": ("LAB_RECORD_FLUSH_SECONDS", "2"),
         "lab_heartbeat_liveness": ("LAB_HEARTBEAT_LIVENESS", str(DEFAULT_HEARTBEAT_LIVENESS)),
+        "lab_rate": ("LAB_RATE", "0"),
+        "lab_model": ("LAB_MODEL", "open"),
     }
     casts = {
         "lab_users": int,
@@ -254,6 +294,7 @@ def settings_from_environ() -> LabSettings:
         "lab_locust_metrics_port": int,
         "lab_record_flush_seconds": float,
         "lab_heartbeat_liveness": int,
+        "lab_rate": float,
     }
     for attr, (var, default) in mapping.items():
         raw = os.environ.get(var, default)

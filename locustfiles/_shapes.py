@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import math
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from locust import LoadTestShape
@@ -56,6 +56,9 @@ SHAPES: dict[str, Profile] = {
     ),
     # A long plateau: memory and latency drift; duration is the user's call.
     "soak": Profile(stages=(Stage(1.0, 1.0),)),
+    # Open model: the pool of users signs in, then serves the arrival schedule
+    # (locustfiles/_arrivals.py); load is set by the rate, not by the users.
+    "arrival": Profile(stages=(Stage(1.0, 1.0),)),
 }
 assert set(SHAPES) == set(PROFILES), "every profile of lab.contract has a shape"
 
@@ -107,6 +110,10 @@ def resolve_stages(
         or profile.spawn_rate
         or max(1.0, users / (0.1 * duration_s))
     )
+    if settings.arrival_mode is not None:
+        # Open model (also `stress --rate`): the whole pool for the whole run; the arrival
+        # plan steps the rate instead.
+        profile = SHAPES["arrival"]
     resolved = []
     for stage in profile.stages:
         stage_users = max(1, round(users * stage.users))
@@ -117,17 +124,25 @@ def resolve_stages(
     return resolved
 
 
+# Sign-ins (Argon2): a step's storm of them is reported apart from its steady part.
+SIGN_IN_REQUESTS = frozenset({("/accounts/login/", "POST"), ("/api/auth/token/", "POST")})
+
+
 @dataclass
 class _Window:
     requests: int = 0
     failures: int = 0
     page: Counter[int] | None = None
     api: Counter[int] | None = None
+    sign_in: Counter[int] | None = None
 
 
 def _snapshot(stats: Any, targets: RunTargets) -> _Window:
-    window = _Window(page=Counter(), api=Counter())
-    for (name, _method), entry in stats.entries.items():
+    window = _Window(page=Counter(), api=Counter(), sign_in=Counter())
+    for (name, method), entry in stats.entries.items():
+        if (name, method) in SIGN_IN_REQUESTS:
+            window.sign_in.update(entry.response_times)  # type: ignore[union-attr]
+            continue
         window.requests += entry.num_requests
         window.failures += entry.num_failures
         bucket = window.api if targets.is_api(name) else window.page
@@ -156,11 +171,15 @@ class StepVerdict:
     api_p95_ms: float | None
     failure_ratio: float
     broken_by: str | None
+    # The step's sign-in storm (from the step's start): how many, their p95.
+    sign_ins: int = 0
+    sign_in_p95_ms: float | None = None
 
 
 def judge_step(
     before: _Window, after: _Window, seconds: float, users: int, targets: RunTargets
 ) -> StepVerdict:
+    """The steady part of a step, `before` (its users signed in) to `after` (its end)."""
     requests = after.requests - before.requests
     failures = after.failures - before.failures
     page = (after.page or Counter()) - (before.page or Counter())
@@ -193,6 +212,10 @@ class LabShape(LoadTestShape):
     launch_options: CommonOptions = CommonOptions()
     targets: RunTargets = RunTargets()
     on_breaking_point: Any = None  # callable(held: StepVerdict | None, broke: StepVerdict)
+    on_step: Any = None  # callable(index: int, verdict: StepVerdict), every judged step
+
+    # callable() -> users signed in or given up so far (the plugin's count, all workers).
+    users_ready: Any = None
 
     def __init__(self) -> None:
         super().__init__()
@@ -200,6 +223,7 @@ class LabShape(LoadTestShape):
         self._stage_index = -1
         self._window: _Window | None = None
         self._window_started = 0.0
+        self._step_start: _Window | None = None  # for the step's sign-in storm
         self._held: StepVerdict | None = None
         self._finished = False
 
@@ -210,6 +234,7 @@ class LabShape(LoadTestShape):
         self._stage_index = -1
         self._window = None
         self._window_started = 0.0
+        self._step_start = None
         self._held = None
         self._finished = False
         options = self._options()
@@ -256,7 +281,11 @@ class LabShape(LoadTestShape):
         run_time = self.get_run_time()
         stages = self.stages()
         index = next((i for i, stage in enumerate(stages) if run_time < stage.end_s), None)
-        evaluate = self.settings is not None and SHAPES[self.settings.profile].evaluate_steps
+        evaluate = (
+            self.settings is not None
+            and self.settings.arrival_mode is None  # open stress: judged from the record
+            and SHAPES[self.settings.profile].evaluate_steps
+        )
         if index is None:
             if evaluate and not self._close_step(run_time) and self._held is not None:
                 logger.info(
@@ -271,8 +300,19 @@ class LabShape(LoadTestShape):
                 self._finished = True
                 return None
             self._stage_index = index
+        elif evaluate and self._window is None:
+            self._open_window_when_ready(run_time, stages[index].users)
         stage = stages[index]
         return stage.users, stage.spawn_rate
+
+    def _open_window_when_ready(self, run_time: float, users: int) -> None:
+        """A step's steady part starts once every user of it has signed in (or given up)."""
+        runner = getattr(self, "runner", None)
+        ready = self.users_ready() if self.users_ready is not None else users
+        if runner is None or ready < users:
+            return
+        self._window = _snapshot(runner.stats, self.targets)
+        self._window_started = run_time
 
     def _close_step(self, run_time: float) -> bool:
         """Judge the step that just ended; True when it broke a target."""
@@ -280,20 +320,36 @@ class LabShape(LoadTestShape):
         if runner is None:
             return False
         now = _snapshot(runner.stats, self.targets)
-        if self._window is not None and self._stage_index >= 0:
+        if self._stage_index >= 0:
             users = self.stages()[self._stage_index].users
-            verdict = judge_step(
-                self._window, now, run_time - self._window_started, users, self.targets
+            if self._window is None:  # the step ended before its users had all signed in
+                ready = self.users_ready() if self.users_ready is not None else 0
+                verdict = StepVerdict(
+                    users, 0.0, None, None, 0.0,
+                    f"only {ready} of {users} users signed in by the end of the step",
+                )  # fmt: skip
+            else:
+                verdict = judge_step(
+                    self._window, now, run_time - self._window_started, users, self.targets
+                )
+            storm = (now.sign_in or Counter()) - (
+                (self._step_start.sign_in or Counter()) if self._step_start else Counter()
             )
+            verdict = replace(verdict, sign_ins=sum(storm.values()), sign_in_p95_ms=_p95(storm))
             logger.info(
-                "stress step %d: %d users, %.1f req/s, p95 page %s / API %s ms, failed %.2f%%",
+                "stress step %d: %d users, steady %.1f req/s, p95 page %s / API %s ms, "
+                "failed %.2f%%; %d sign-ins p95 %s ms",
                 self._stage_index + 1,
                 verdict.users,
                 verdict.rps,
                 verdict.page_p95_ms,
                 verdict.api_p95_ms,
                 verdict.failure_ratio * 100,
+                verdict.sign_ins,
+                verdict.sign_in_p95_ms,
             )
+            if self.on_step is not None:
+                self.on_step(self._stage_index, verdict)
             if verdict.broken_by is not None:
                 if self._held is None:
                     logger.warning(
@@ -311,6 +367,6 @@ class LabShape(LoadTestShape):
                     self.on_breaking_point(self._held, verdict)
                 return True
             self._held = verdict
-        self._window = now
-        self._window_started = run_time
+        self._window = None  # opens when the next step's users have signed in
+        self._step_start = now
         return False

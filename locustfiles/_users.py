@@ -29,7 +29,7 @@ from typing import Any
 from locust import User
 from locust.exception import StopUser
 
-from locustfiles import _accounts, _tracing, _transactions
+from locustfiles import _accounts, _arrivals, _tracing, _transactions
 from locustfiles._credentials import Credential
 from locustfiles._tenant_checks import ContentError, json_problem, page_problem
 
@@ -84,6 +84,9 @@ class LabUser(User):
     # Users of this process that stopped because they could not sign in (reset at each test
     # start by the plugin): the load-plan check counts them as the app's doing, not missing load.
     gave_up = 0
+    # Users of this process that signed in at their start (same reset): a stress step's steady
+    # part starts once all its users have (locustfiles/_shapes.py).
+    signed_in = 0
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -98,13 +101,17 @@ class LabUser(User):
         self.tenant_id: int | None = None
         self._context = {"scenario": type(self).__name__, "tenant_id": None}
         self.signed_in_again = 0
+        # Open model: how late the current task started after its intended start (_arrivals).
+        self.schedule_lag_s: float | None = None
         tracing = _tracing.active()
         if tracing is not None:
             client: Any = self.client  # type: ignore[attr-defined]
             client.request = tracing.wrap_request(client.request, self.span_attributes)
 
     def context(self) -> dict[str, Any]:
-        return self._context
+        if self.schedule_lag_s is None:
+            return self._context
+        return {**self._context, "schedule_lag_s": self.schedule_lag_s}
 
     def span_attributes(self) -> dict[str, Any]:
         tracing = _tracing.active()
@@ -121,6 +128,8 @@ class LabUser(User):
         login = _traced_task(type(self).login)
         for attempt in range(3):
             if login(self):
+                LabUser.signed_in += 1
+                _arrivals.first_wait(self)  # open model: the first task waits for its arrival
                 return
             time.sleep(1 + attempt)  # gevent-patched: yields to other users
         LabUser.gave_up += 1

@@ -28,6 +28,8 @@ DEBIAN_PACKAGES=(
   chromium
   # The Node.js inside the playwright wheel (browser users, tests/locust/test_browser_users.py).
   libatomic1
+  # Independent HTTP load generator: the lab's latency checked against it (make stall-proof).
+  wrk
 )
 [[ "${LAB_BOOTSTRAP_SERVICES:-1}" == 0 ]] && DEBIAN_PACKAGES=(python3.11-venv)
 

@@ -32,6 +32,10 @@ ALLOWED_HOSTS = env_list("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1],app,
 
 # Deliberate, realistic defects for the lab to find (docs/architecture.md, "Faults").
 LAB_FAULTS = frozenset(env_list("LAB_FAULTS"))
+# LAB_FAULTS=stall: every LAB_STALL_EVERY_S seconds of the wall clock, the app answers nothing
+# for LAB_STALL_S seconds (jewelry/core/stall.py), like a stop-the-world pause.
+LAB_STALL_EVERY_S = float(env("LAB_STALL_EVERY_S", "20"))
+LAB_STALL_S = float(env("LAB_STALL_S", "1.5"))
 
 INSTALLED_APPS = [
     "django.contrib.auth",
@@ -68,6 +72,9 @@ MIDDLEWARE = [
     "jewelry.core.tenancy.TenantMiddleware",
     # Inert unless LAB_FAULTS contains `leak` (the planted memory leak soak verdicts must find).
     "jewelry.core.response_memo.ResponseMemoMiddleware",
+    # Inert unless LAB_FAULTS contains `stall` (the pause the open model's corrected latency
+    # must show, and a closed loop under-samples).
+    "jewelry.core.stall.StallMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
 ]

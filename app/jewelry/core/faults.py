@@ -9,7 +9,7 @@ from django.conf import settings
 # assets_uncached serves static files uncompressed and without any caching headers
 # (jewelry/core/assets.py): the browser scenario's asset findings must catch it.
 KNOWN_FAULTS = frozenset(
-    {"n_plus_one", "slow_search", "cache_off", "leak", "tenant_leak", "assets_uncached"}
+    {"n_plus_one", "slow_search", "cache_off", "leak", "tenant_leak", "assets_uncached", "stall"}
 )
 
 

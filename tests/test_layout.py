@@ -44,6 +44,7 @@ LAB_SHARED = frozenset(
         "lab.target_safety",
         "lab.run_token",
         "lab.trace_sampling",
+        "lab.arrival_plan",  # the open model's schedule: generator and analyses read one plan
     }
 )
 # Which packages each may import, and which lab modules ("lab" allowed means LAB_SHARED only,
@@ -57,7 +58,8 @@ ALLOWED = {
 }
 # Known exceptions, to go with issue 15 item 3 (the load generator's own package): the Locust
 # plugin writes meta.json and a run's status with the lab's own helpers.
-LAB_EXCEPTIONS = {"locustfiles": frozenset({"lab.meta", "lab.health"})}
+# The master also judges the open model's rate steps with lab.arrival_steps at the end.
+LAB_EXCEPTIONS = {"locustfiles": frozenset({"lab.meta", "lab.health", "lab.arrival_steps"})}
 # The app needs one thing of the lab: the run token it verifies.
 LAB_FOR_APP = frozenset({"lab.run_token"})
 

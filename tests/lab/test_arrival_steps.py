@@ -17,9 +17,9 @@ from lab.compare import RunSample, Side, render_corrected
 from lab.contract import LATE_ARRIVAL_MAX_RATIO
 from lab.report_open_model import sign_in_storm
 from lab.rundata import open_run
-from lab.synthetic import write_request_part
 from lab.targets import Targets
 from tests.lab.conftest import CliResult
+from tests.synthetic import write_request_part
 
 T0 = 1_800_000_000.0
 

@@ -8,27 +8,35 @@ judge a run by one set of numbers.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
+from lab.errors import LabError
+from lab.targets import Targets, load_targets
+
 logger = logging.getLogger(__name__)
+
+# Every default is lab/targets.py's (one place for thresholds, issue 15 item 4).
+_DEFAULTS = Targets()
 
 
 @dataclass(frozen=True)
 class RunTargets:
-    page_p95_ms: float = 2000.0
-    api_p95_ms: float = 500.0
-    failure_ratio: float = 0.01
-    api_prefix: str = "/api/"
-    # [abort] and [generator] of lab/targets.toml (defaults: lab.targets.Targets)
-    abort_on_breach: bool = False
-    abort_window_s: float = 60.0
-    abort_every_s: float = 10.0
-    abort_consecutive: int = 2
-    abort_warmup_s: float = 60.0
-    abort_min_requests: int = 20
-    generator_cpu_max_pct: float = 80.0
-    generator_cpu_sustained_s: float = 20.0
+    """The part of `lab.targets.Targets` the load generator judges a run by."""
+
+    page_p95_ms: float = _DEFAULTS.page_p95_ms
+    api_p95_ms: float = _DEFAULTS.api_p95_ms
+    failure_ratio: float = _DEFAULTS.failure_ratio
+    api_prefix: str = _DEFAULTS.api_prefix
+    # [abort] and [generator] of lab/targets.toml
+    abort_on_breach: bool = _DEFAULTS.abort_on_breach
+    abort_window_s: float = _DEFAULTS.abort_window_s
+    abort_every_s: float = _DEFAULTS.abort_every_s
+    abort_consecutive: int = _DEFAULTS.abort_consecutive
+    abort_warmup_s: float = _DEFAULTS.abort_warmup_s
+    abort_min_requests: int = _DEFAULTS.abort_min_requests
+    generator_cpu_max_pct: float = _DEFAULTS.generator_cpu_max_pct
+    generator_cpu_sustained_s: float = _DEFAULTS.generator_cpu_sustained_s
 
     def is_api(self, name: str) -> bool:
         return name.startswith(self.api_prefix)
@@ -40,27 +48,8 @@ class RunTargets:
 def load_run_targets(run_dir: Path) -> RunTargets:
     """Targets from `lab.targets` (defaults, then `run_dir/targets.toml`)."""
     try:
-        from lab.errors import LabError
-        from lab.targets import load_targets
-    except ImportError:
-        logger.warning("package `lab` not importable; using the built-in default targets")
-        return RunTargets()
-    try:
         targets = load_targets(run_dir=run_dir)
     except LabError as exc:
         logger.error("targets: %s; using the built-in default targets", exc.message)
         return RunTargets()
-    return RunTargets(
-        page_p95_ms=float(targets.page_p95_ms),
-        api_p95_ms=float(targets.api_p95_ms),
-        failure_ratio=float(targets.failure_ratio),
-        api_prefix=str(targets.api_prefix),
-        abort_on_breach=bool(targets.abort_on_breach),
-        abort_window_s=float(targets.abort_window_s),
-        abort_every_s=float(targets.abort_every_s),
-        abort_consecutive=int(targets.abort_consecutive),
-        abort_warmup_s=float(targets.abort_warmup_s),
-        abort_min_requests=int(targets.abort_min_requests),
-        generator_cpu_max_pct=float(targets.generator_cpu_max_pct),
-        generator_cpu_sustained_s=float(targets.generator_cpu_sustained_s),
-    )
+    return RunTargets(**{f.name: getattr(targets, f.name) for f in fields(RunTargets)})

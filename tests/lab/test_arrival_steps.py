@@ -159,3 +159,25 @@ def test_sign_in_storm_names_the_concurrency_absorbed_within_target(tmp_path: Pa
     write_request_part(calm, [sign_in(t, 200), sign_in(t + 1000, 300)], "w0", 0)
     _levels, _target, absorbed = sign_in_storm(open_run(calm, with_spans=False).con, Targets())
     assert absorbed == 2
+
+
+def test_sign_in_overlaps_equal_the_pairwise_count() -> None:
+    # The sweep (two binary searches per sign-in) against the definition, pair by pair,
+    # with ties, touching ends and zero-length sign-ins (which last 1 us).
+    import random
+
+    import pyarrow as pa
+
+    from lab.report_open_model import _overlaps
+
+    rng = random.Random(7)
+    starts = [rng.randrange(0, 50) for _ in range(300)]
+    ends = [s + rng.choice([0, 1, 2, 5, 20]) for s in starts]
+    got = _overlaps(pa.chunked_array([starts]), pa.chunked_array([ends]))
+    e = [max(end, s + 1) for s, end in zip(starts, ends, strict=True)]
+    want = [
+        sum(1 for bs, be in zip(starts, e, strict=True) if bs < ae and be > a_s)
+        for a_s, ae in zip(starts, e, strict=True)
+    ]
+    assert got == want
+    assert min(got) >= 1  # every sign-in overlaps itself

@@ -132,34 +132,32 @@ def _lost_worker_lines(events: list[dict[str, Any]], folder: RunFolder) -> list[
     return lines
 
 
-def _off_plan_lines(events: list[dict[str, Any]]) -> list[str]:
-    lines = []
+def _details(events: list[dict[str, Any]], kind: str) -> list[tuple[dict[str, Any], Any]]:
+    """(detail, ts) of each event of `kind`; a torn or foreign detail reads as empty."""
+    found = []
     for event in events:
-        if event["kind"] != "load_off_plan":
-            continue
-        d = event.get("detail")
-        d = d if isinstance(d, dict) else {}
-        lines.append(
-            f"load {d.get('direction', '?')} plan: {d.get('users')} users instead of "
-            f"{d.get('planned_users')} from {d.get('from')} to {d.get('to')} "
-            f"({d.get('seconds')} s)"
-        )
-    return lines
+        if event["kind"] == kind:
+            detail = event.get("detail")
+            found.append((detail if isinstance(detail, dict) else {}, event.get("ts", "?")))
+    return found
+
+
+def _off_plan_lines(events: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"load {d.get('direction', '?')} plan: {d.get('users')} users instead of "
+        f"{d.get('planned_users')} from {d.get('from')} to {d.get('to')} "
+        f"({d.get('seconds')} s)"
+        for d, _ts in _details(events, "load_off_plan")
+    ]
 
 
 def _saturated_lines(events: list[dict[str, Any]]) -> list[str]:
-    lines = []
-    for event in events:
-        if event["kind"] != "generator_saturated":
-            continue
-        d = event.get("detail")
-        d = d if isinstance(d, dict) else {}
-        lines.append(
-            f"load generator {d.get('worker', '?')} above {d.get('threshold_pct', '?')} % CPU "
-            f"for {d.get('above_s', '?')} s (peak {d.get('cpu_peak_pct', '?')} %) from "
-            f"{event.get('ts', '?')}: its timings may be its own"
-        )
-    return lines
+    return [
+        f"load generator {d.get('worker', '?')} above {d.get('threshold_pct', '?')} % CPU "
+        f"for {d.get('above_s', '?')} s (peak {d.get('cpu_peak_pct', '?')} %) from "
+        f"{ts}: its timings may be its own"
+        for d, ts in _details(events, "generator_saturated")
+    ]
 
 
 def breach_abort(events: list[dict[str, Any]]) -> str | None:
